@@ -1,0 +1,770 @@
+// The broker's protocol state machine; see broker_core.h for the contract and docs/protocol.md for the
+// conversation it implements.
+#include "broker/broker_core.h"
+
+#include <capnp/message.h>
+#include <kj/exception.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <set>
+
+#include "model/facts.h"
+#include "model/validate.h"
+#include "schemas/protocol.capnp.h"
+
+namespace alertbus {
+namespace {
+
+using schema::Frame;
+
+std::string clipValue(std::string_view v) {
+  std::string s(v.substr(0, 200));
+  for (auto& c : s)
+    if (static_cast<unsigned char>(c) < 0x20) c = '?';
+  return s;
+}
+
+std::string hexPeer(std::string_view peer) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : peer) {
+    s += d[c >> 4];
+    s += d[c & 15];
+  }
+  return s;
+}
+
+schema::RejectCode rejectCodeOf(std::string_view code) {
+  if (code == "malformed") return schema::RejectCode::MALFORMED;
+  if (code == "tooLarge") return schema::RejectCode::TOO_LARGE;
+  if (code == "invalid") return schema::RejectCode::INVALID;
+  if (code == "notPermitted") return schema::RejectCode::NOT_PERMITTED;
+  if (code == "notReady") return schema::RejectCode::NOT_READY;
+  if (code == "expired") return schema::RejectCode::EXPIRED;
+  if (code == "overloaded") return schema::RejectCode::OVERLOADED;
+  return schema::RejectCode::INTERNAL;
+}
+
+schema::Role roleOf(AgencyRole r) {
+  switch (r) {
+    case AgencyRole::adapter: return schema::Role::ADAPTER;
+    case AgencyRole::outlet: return schema::Role::OUTLET;
+    case AgencyRole::admin: return schema::Role::ADMIN;
+  }
+  return schema::Role::UNSPECIFIED;
+}
+
+struct Response {           // an answer to a Publish, released once its batch is durable
+  std::string peer;
+  uint64_t token = 0;
+  uint64_t seq = 0;         // 0 = reject
+  bool duplicate = false;
+  std::string code, field, value, reason;  // reject only
+};
+
+struct Batch {
+  uint64_t id = 0;
+  bool open = false;                       // journal.begin() called
+  std::vector<Response> responses;
+  std::vector<SharedMessage> messages;     // appended (not duplicate) in this batch
+  uint64_t maxSeq = 0;
+};
+
+struct Session {
+  std::string peer;
+  std::string agencyName;
+  std::shared_ptr<const Registry> registry;  // keeps `agency` valid across registry swaps
+  const Agency* agency = nullptr;
+  std::string clientName;
+  int64_t connectedMs = 0;
+  int64_t lastHeardMs = 0;
+  int64_t lastSentMs = 0;
+  uint32_t peerHeartbeatMs = 0;
+  std::string outlet;                      // subscribed outlet ("" none, "*" tail)
+  uint32_t credit = 0;
+  // tail only:
+  uint64_t tailPos = 0;
+  std::set<uint64_t> tailInFlight;
+  uint64_t published = 0, rejected = 0;
+};
+
+}  // namespace
+
+struct BrokerCore::Impl {
+  Journal& journal;
+  FrameSink& sink;
+  const Logger& log;
+  std::shared_ptr<const Registry> registry;
+  std::shared_ptr<const RuleSet> rules;
+  BrokerOptions opt;
+  std::function<int64_t()> clock;
+
+  std::unordered_map<std::string, Session> sessions;
+  std::map<std::string, std::unique_ptr<OutletBacklog>> outlets;
+  std::map<std::string, std::string> subscriberOf;  // outlet -> peer
+  std::map<std::string, int64_t> lastHeardByAgency;
+
+  Batch current;
+  std::deque<Batch> awaiting;              // committed, waiting for durability, in id order
+  uint64_t nextBatchId = 1;
+  uint64_t durableSeq = 0;
+  size_t pendingResponses = 0;
+
+  // counters
+  uint64_t accepted = 0, duplicates = 0, framesIn = 0, sendFailures = 0, journalErrors = 0;
+  std::map<std::string, uint64_t> rejectsByCode;
+  std::map<std::string, uint64_t> errorsByCode;
+  int64_t rejectLogSecond = 0;
+  uint32_t rejectLogsThisSecond = 0;
+  uint64_t rejectLogsSuppressed = 0;
+  int64_t startedMs = 0;
+  int64_t nextTimerMs = 0;
+
+  std::vector<Destination> destScratch;
+  std::string destString;
+
+  Impl(Journal& j, FrameSink& s, const Logger& l, std::shared_ptr<const Registry> reg,
+       std::shared_ptr<const RuleSet> r, BrokerOptions o, std::function<int64_t()> c)
+      : journal(j), sink(s), log(l), registry(std::move(reg)), rules(std::move(r)), opt(std::move(o)),
+        clock(std::move(c)) {
+    startedMs = clock();
+    durableSeq = journal.lastSeq();  // everything journaled before a restart was fsynced or is gone
+    for (auto& st : journal.loadOutletStates()) ensureOutlet(st.outlet, &st);
+    for (auto& o : rules->outlets()) ensureOutlet(o, nullptr);
+    for (auto& a : registry->agencies())
+      for (auto& o : a.serveOutlets)
+        if (o != "*") ensureOutlet(o, nullptr);
+  }
+
+  OutletBacklog& ensureOutlet(const std::string& name, const OutletState* st) {
+    auto it = outlets.find(name);
+    if (it != outlets.end()) return *it->second;
+    OutletState empty{name, 0, {}};
+    if (!st) {
+      // A brand-new outlet starts at the current end of the journal: it receives what is routed to it
+      // from now on (routing happens at publish time; older messages were not routed to it).
+      empty.cursor = journal.lastSeq();
+      st = &empty;
+    }
+    auto b = std::make_unique<OutletBacklog>(name, opt.outletMemoryWindow, *st, journal.lastSeq());
+    auto& ref = *b;
+    outlets.emplace(name, std::move(b));
+    return ref;
+  }
+
+  // ---- sending ----
+  void sendFrame(Session* s, std::string_view peer, capnp::MallocMessageBuilder& b) {
+    auto words = capnp::messageToFlatArray(b);
+    if (!sink.send(peer, words.asBytes())) ++sendFailures;
+    if (s) s->lastSentMs = clock();
+  }
+
+  void sendError(Session* s, std::string_view peer, schema::ErrorCode code, std::string_view field,
+                 std::string_view value, std::string_view reason, const char* codeName) {
+    ++errorsByCode[codeName];
+    capnp::MallocMessageBuilder b(256);
+    auto e = b.initRoot<Frame>().initError();
+    e.setCode(code);
+    e.setField(std::string(field));
+    e.setValue(clipValue(value));
+    e.setReason(std::string(reason));
+    sendFrame(s, peer, b);
+    logReject("error", peer, s ? s->agencyName : "", "", codeName, field, value, reason);
+  }
+
+  void logReject(const char* what, std::string_view peer, std::string_view agency, std::string_view msgId,
+                 std::string_view code, std::string_view field, std::string_view value, std::string_view reason) {
+    int64_t sec = clock() / 1000;
+    if (sec != rejectLogSecond) {
+      if (rejectLogsSuppressed)
+        log.warn("broker", std::to_string(rejectLogsSuppressed) + " further rejections not logged (rate limit)");
+      rejectLogSecond = sec;
+      rejectLogsThisSecond = 0;
+      rejectLogsSuppressed = 0;
+    }
+    if (++rejectLogsThisSecond > opt.maxRejectLogsPerSecond) {
+      ++rejectLogsSuppressed;
+      return;
+    }
+    std::string line = std::string(what) + " " + std::string(code);
+    if (!msgId.empty()) line += " msg " + std::string(agency) + "/" + clipValue(msgId);
+    line += " from " + (agency.empty() ? std::string("unauthenticated") : std::string(agency)) + " peer " +
+            hexPeer(peer) + ": ";
+    if (!field.empty()) line += std::string(field) + " = '" + clipValue(value) + "': ";
+    line += std::string(reason);
+    log.warn("broker", line);
+  }
+
+  void queueReject(Session* s, std::string_view peer, uint64_t token, std::string_view msgId, std::string code,
+                   std::string field, std::string value, std::string reason) {
+    ++rejectsByCode[code];
+    if (s) ++s->rejected;
+    logReject("reject", peer, s ? s->agencyName : "", msgId, code, field, value, reason);
+    Response r;
+    r.peer = std::string(peer);
+    r.token = token;
+    r.code = std::move(code);
+    r.field = std::move(field);
+    r.value = clipValue(value);
+    r.reason = std::move(reason);
+    current.responses.push_back(std::move(r));
+    ++pendingResponses;
+  }
+
+  void sendResponse(const Response& r) {
+    auto it = sessions.find(r.peer);
+    Session* s = it == sessions.end() ? nullptr : &it->second;
+    capnp::MallocMessageBuilder b(128);
+    auto f = b.initRoot<Frame>();
+    if (r.seq) {
+      auto a = f.initPublishAck();
+      a.setToken(r.token);
+      a.setSeq(r.seq);
+      a.setDuplicate(r.duplicate);
+    } else {
+      auto j = f.initReject();
+      j.setToken(r.token);
+      j.setCode(rejectCodeOf(r.code));
+      j.setField(r.field);
+      j.setValue(r.value);
+      j.setReason(r.reason);
+    }
+    sendFrame(s, r.peer, b);
+  }
+
+  // ---- frames ----
+  void onFrame(std::string_view peer, const void* data, size_t size, std::string_view userId) {
+    ++framesIn;
+    int64_t now = clock();
+    auto it = sessions.find(std::string(peer));
+    Session* s = it == sessions.end() ? nullptr : &it->second;
+    if (s && opt.curve && userId != s->agencyName) {
+      // A routing id re-used by another key: never let it speak for the session's agency.
+      sendError(nullptr, peer, schema::ErrorCode::NOT_PERMITTED, "User-Id", userId,
+                "this connection is authenticated as another agency than its session", "notPermitted");
+      return;
+    }
+    if (s) {
+      s->lastHeardMs = now;
+      lastHeardByAgency[s->agencyName] = now;
+    }
+    DecodedFrame df;
+    DecodeError err;
+    if (!decodeFrame(data, size, opt.limits, df, err)) {
+      sendError(s, peer, err.code == "tooLarge" ? schema::ErrorCode::TOO_LARGE : schema::ErrorCode::MALFORMED,
+                "frame", std::to_string(size) + " bytes", err.reason, err.code == "tooLarge" ? "tooLarge" : "malformed");
+      return;
+    }
+    // Bounds were checked by the traversal in decodeFrame; anything capnp still throws is a bug or a
+    // schema mismatch and is answered as malformed rather than taking the broker down.
+    KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() { dispatch(peer, s, df.frame(), userId, now); })) {
+      sendError(s, peer, schema::ErrorCode::MALFORMED, "frame", "", e->getDescription().cStr(), "malformed");
+    }
+  }
+
+  void dispatch(std::string_view peer, Session* s, Frame::Reader f, std::string_view userId, int64_t now) {
+    switch (f.which()) {
+      case Frame::HELLO:
+        return onHello(peer, f.getHello(), userId, now);
+      case Frame::HEARTBEAT: {
+        if (!s) {
+          // A client that believes it has a session we do not know (broker restarted, or we expired it).
+          sendError(nullptr, peer, schema::ErrorCode::SESSION_EXPIRED, "frame", "heartbeat",
+                    "no session for this connection: send Hello", "sessionExpired");
+          return;
+        }
+        capnp::MallocMessageBuilder b(64);
+        b.initRoot<Frame>().initHeartbeat().setTimeMs(now);
+        sendFrame(s, peer, b);
+        return;
+      }
+      default:
+        break;
+    }
+    if (!s) {
+      if (f.isPublish()) {
+        queueReject(nullptr, peer, f.getPublish().getToken(), "", "notReady", "frame", "publish",
+                    "send Hello first (no session for this connection)");
+        return;
+      }
+      sendError(nullptr, peer, schema::ErrorCode::NOT_READY, "frame", "", "send Hello first", "notReady");
+      return;
+    }
+    switch (f.which()) {
+      case Frame::PUBLISH:
+        return onPublish(*s, f.getPublish(), now);
+      case Frame::SUBSCRIBE:
+        return onSubscribe(*s, f.getSubscribe());
+      case Frame::DELIVER_ACK:
+        return onDeliverAck(*s, f.getDeliverAck());
+      case Frame::CREDIT:
+        s->credit = std::min<uint32_t>(std::max<uint32_t>(f.getCredit().getCredit(), 1), opt.maxCredit);
+        pump(*s);
+        return;
+      case Frame::ADMIN_REQUEST:
+        return onAdmin(*s, f.getAdminRequest());
+      default:
+        sendError(s, peer, schema::ErrorCode::MALFORMED, "frame", std::to_string(static_cast<int>(f.which())),
+                  "this frame kind is not sent by clients", "malformed");
+    }
+  }
+
+  void onHello(std::string_view peer, schema::Hello::Reader h, std::string_view userId, int64_t now) {
+    if (h.getProtocolVersion() != schema::PROTOCOL_VERSION) {
+      sendError(nullptr, peer, schema::ErrorCode::PROTOCOL_VERSION, "hello.protocolVersion",
+                std::to_string(h.getProtocolVersion()), "this broker speaks protocol version 1", "protocolVersion");
+      return;
+    }
+    std::string agencyName = opt.curve ? std::string(userId) : std::string(h.getAgency().cStr());
+    const Agency* a = registry->byName(agencyName);
+    if (!a) {
+      sendError(nullptr, peer, schema::ErrorCode::NOT_PERMITTED, opt.curve ? "User-Id" : "hello.agency",
+                agencyName, "agency is not in the registry", "notPermitted");
+      return;
+    }
+    std::string key(peer);
+    auto old = sessions.find(key);
+    if (old != sessions.end()) dropSession(old->second, "new Hello on the same connection");
+    Session& s = sessions[key];
+    s.peer = key;
+    s.agencyName = agencyName;
+    s.registry = registry;
+    s.agency = a;
+    s.clientName = clipValue(h.getClientName().cStr());
+    s.connectedMs = s.lastHeardMs = now;
+    s.peerHeartbeatMs = h.getHeartbeatMs();
+    lastHeardByAgency[agencyName] = now;
+    capnp::MallocMessageBuilder b(256);
+    auto w = b.initRoot<Frame>().initWelcome();
+    w.setProtocolVersion(schema::PROTOCOL_VERSION);
+    w.setAgency(agencyName);
+    w.setRole(roleOf(a->role));
+    w.setHeartbeatMs(opt.heartbeatMs);
+    w.setBrokerId(opt.brokerId);
+    w.setMaxFrameBytes(static_cast<uint32_t>(opt.limits.maxFrameBytes));
+    sendFrame(&s, peer, b);
+    log.info("broker", "session " + hexPeer(peer) + ": agency " + agencyName + " (" +
+                           std::string(roleName(a->role)) + ") client '" + s.clientName + "'");
+  }
+
+  void dropSession(Session& s, std::string_view why) {
+    if (!s.outlet.empty() && s.outlet != "*") {
+      auto sub = subscriberOf.find(s.outlet);
+      if (sub != subscriberOf.end() && sub->second == s.peer) {
+        subscriberOf.erase(sub);
+        outlets.at(s.outlet)->requeueInFlight();
+      }
+    }
+    log.info("broker", "session " + hexPeer(s.peer) + " (" + s.agencyName + ") closed: " + std::string(why));
+  }
+
+  void onPublish(Session& s, schema::Publish::Reader p, int64_t now) {
+    uint64_t token = p.getToken();
+    if (pendingResponses >= opt.maxPendingAcks) {
+      queueReject(&s, s.peer, token, "", "overloaded", "", "",
+                  "broker has " + std::to_string(pendingResponses) + " publishes awaiting fsync; retry with backoff");
+      return;
+    }
+    auto bytes = p.getMessage();
+    DecodedMessage dm;
+    DecodeError err;
+    if (!decodeMessage(bytes, opt.limits, dm, err)) {
+      queueReject(&s, s.peer, token, "", err.code, "publish.message", std::to_string(bytes.size()) + " bytes",
+                  err.reason);
+      return;
+    }
+    auto m = dm.message();
+    std::string_view id(m.getId().cStr(), m.getId().size());
+    if (auto prob = validateMessage(m, now)) {
+      queueReject(&s, s.peer, token, id, prob->code, prob->field, prob->value, prob->reason);
+      return;
+    }
+    std::string_view claimed(m.getSender().cStr(), m.getSender().size());
+    if (!claimed.empty() && claimed != s.agencyName) {
+      queueReject(&s, s.peer, token, id, "invalid", "sender", std::string(claimed),
+                  "sender is stamped by the broker: leave it empty or set your own agency '" + s.agencyName + "'");
+      return;
+    }
+    MessageFacts facts = extractFacts(m, s.agencyName);
+    if (auto prob = Registry::mayPublish(*s.agency, facts)) {
+      queueReject(&s, s.peer, token, id, prob->code, prob->field, prob->value, prob->reason);
+      return;
+    }
+    rules->route(facts, now, destScratch);
+    destString.clear();
+    for (auto& d : destScratch) {
+      if (!destString.empty()) destString += '\n';
+      destString += d.outlet;
+      destString += ':';
+      destString += d.target;
+    }
+    JournalEntry e;
+    e.sender = s.agencyName;
+    e.id = id;
+    e.receivedMs = now;
+    e.kind = static_cast<uint8_t>(facts.kind);
+    e.urgent = facts.urgent();
+    e.destinations = destString;
+    e.body = bytes;
+    AppendResult r;
+    try {
+      if (!current.open) {
+        journal.begin();
+        current.open = true;
+      }
+      r = journal.append(e);
+    } catch (const JournalError& je) {
+      failCurrentBatch(je);
+      queueReject(&s, s.peer, token, id, je.transient() ? "internal" : "internal", "", "",
+                  std::string("journal: ") + je.what());
+      return;
+    }
+    Response resp;
+    resp.peer = s.peer;
+    resp.token = token;
+    resp.seq = r.seq;
+    resp.duplicate = r.duplicate;
+    current.responses.push_back(std::move(resp));
+    ++pendingResponses;
+    ++s.published;
+    if (r.duplicate) {
+      ++duplicates;
+      log.debug("broker", "duplicate msg " + s.agencyName + "/" + std::string(id) + " = seq " + std::to_string(r.seq));
+      return;
+    }
+    ++accepted;
+    current.maxSeq = std::max(current.maxSeq, r.seq);
+    auto qm = std::make_shared<QueuedMessage>();
+    qm->seq = r.seq;
+    qm->sender = s.agencyName;
+    qm->receivedMs = now;
+    qm->urgent = e.urgent;
+    qm->destinations = destString;
+    qm->bodySizeBytes = bytes.size();
+    qm->body = kj::heapArray<capnp::word>((bytes.size() + 7) / 8);
+    memcpy(qm->body.begin(), bytes.begin(), bytes.size());
+    current.messages.push_back(std::move(qm));
+    if (log.enabled(LogLevel::debug))
+      log.debug("broker", "accepted msg " + s.agencyName + "/" + std::string(id) + " seq " + std::to_string(r.seq) +
+                              " -> [" + destString + "]");
+  }
+
+  // The open batch could not be journaled: none of its appends exist. Turn its acks into retryable
+  // rejects (the client re-sends; the broker de-duplicates whatever did make it).
+  void failCurrentBatch(const JournalError& je) {
+    ++journalErrors;
+    log.error("journal", std::string("batch rolled back: ") + je.what());
+    try {
+      journal.rollback();
+    } catch (const JournalError& e2) {
+      log.error("journal", std::string("rollback failed: ") + e2.what());
+    }
+    current.open = false;
+    current.messages.clear();
+    current.maxSeq = 0;
+    for (auto& r : current.responses)
+      if (r.seq) {
+        r.seq = 0;
+        r.duplicate = false;
+        r.code = "internal";
+        r.reason = std::string("journal: ") + je.what();
+        ++rejectsByCode["internal"];
+      }
+  }
+
+  void onSubscribe(Session& s, schema::Subscribe::Reader sub) {
+    std::string outlet = sub.getOutlet();
+    uint32_t credit = std::min<uint32_t>(std::max<uint32_t>(sub.getCredit(), 1), opt.maxCredit);
+    if (outlet == "*") {
+      if (s.agency->role != AgencyRole::admin) {
+        sendError(&s, s.peer, schema::ErrorCode::NOT_PERMITTED, "subscribe.outlet", outlet,
+                  "only the admin role may tail every message", "notPermitted");
+        return;
+      }
+      s.outlet = "*";
+      s.credit = credit;
+      s.tailPos = sub.getFromSeq() ? sub.getFromSeq() - 1 : durableSeq;
+      s.tailInFlight.clear();
+      sendSubscribed(s, "*", s.tailPos, durableSeq - std::min(durableSeq, s.tailPos));
+      pump(s);
+      return;
+    }
+    if (s.agency->role != AgencyRole::outlet || !Registry::mayServe(*s.agency, outlet)) {
+      sendError(&s, s.peer, schema::ErrorCode::NOT_PERMITTED, "permission.serve_outlets", outlet,
+                "agency " + s.agencyName + " may not serve outlet " + outlet, "notPermitted");
+      return;
+    }
+    auto& backlog = ensureOutlet(outlet, nullptr);
+    auto prev = subscriberOf.find(outlet);
+    if (prev != subscriberOf.end() && prev->second != s.peer) {
+      auto ps = sessions.find(prev->second);
+      if (ps != sessions.end()) {
+        sendError(&ps->second, ps->first, schema::ErrorCode::SESSION_EXPIRED, "subscribe.outlet", outlet,
+                  "another connection took over this outlet", "sessionExpired");
+        ps->second.outlet.clear();
+      }
+    }
+    backlog.requeueInFlight();
+    subscriberOf[outlet] = s.peer;
+    s.outlet = outlet;
+    s.credit = credit;
+    auto st = backlog.stats();
+    sendSubscribed(s, outlet, st.cursor, st.queued + st.spilled);
+    pump(s);
+  }
+
+  void sendSubscribed(Session& s, const std::string& outlet, uint64_t cursor, uint64_t backlog) {
+    capnp::MallocMessageBuilder b(128);
+    auto r = b.initRoot<Frame>().initSubscribed();
+    r.setOutlet(outlet);
+    r.setCursor(cursor);
+    r.setBacklog(backlog);
+    sendFrame(&s, s.peer, b);
+  }
+
+  void onDeliverAck(Session& s, schema::DeliverAck::Reader a) {
+    if (s.outlet == "*") {
+      for (auto seq : a.getSeqs()) s.tailInFlight.erase(seq);
+    } else if (!s.outlet.empty()) {
+      auto& b = *outlets.at(s.outlet);
+      for (auto seq : a.getSeqs()) b.ack(seq);
+    }
+    pump(s);
+  }
+
+  void sendDeliver(Session& s, const QueuedMessage& m, const std::vector<std::string>& targets, uint64_t cursor) {
+    capnp::MallocMessageBuilder b(m.bodySizeBytes / 8 + 64);
+    auto d = b.initRoot<Frame>().initDeliver();
+    d.setSeq(m.seq);
+    d.setSender(m.sender);
+    d.setReceivedMs(m.receivedMs);
+    auto t = d.initTargets(static_cast<unsigned>(targets.size()));
+    for (unsigned i = 0; i < targets.size(); ++i) t.set(i, targets[i]);
+    d.setUrgent(m.urgent);
+    d.setMessage(m.bodyBytes());
+    d.setCursor(cursor);
+    sendFrame(&s, s.peer, b);
+  }
+
+  void pump(Session& s) {
+    if (s.outlet.empty()) return;
+    if (s.outlet == "*") return pumpTail(s);
+    auto& b = *outlets.at(s.outlet);
+    while (b.inFlight() < s.credit) {
+      SharedMessage m = b.next(durableSeq, journal);
+      if (!m) break;
+      sendDeliver(s, *m, targetsFor(m->destinations, s.outlet), b.cursor());
+    }
+  }
+
+  void pumpTail(Session& s) {
+    while (s.tailInFlight.size() < s.credit && s.tailPos < durableSeq) {
+      size_t want = s.credit - s.tailInFlight.size();
+      size_t n = journal.scan(s.tailPos, want, [&](StoredMessage& row) {
+        if (row.seq > durableSeq) return false;
+        s.tailPos = row.seq;
+        QueuedMessage m;
+        m.seq = row.seq;
+        m.sender = std::move(row.sender);
+        m.receivedMs = row.receivedMs;
+        m.urgent = row.urgent;
+        m.bodySizeBytes = row.bodySizeBytes;
+        m.body = std::move(row.body);
+        std::vector<std::string> all;
+        std::string_view d = row.destinations;
+        size_t pos = 0;
+        while (pos < d.size()) {
+          size_t end = d.find('\n', pos);
+          if (end == std::string_view::npos) end = d.size();
+          all.emplace_back(d.substr(pos, end - pos));
+          pos = end + 1;
+        }
+        s.tailInFlight.insert(m.seq);
+        sendDeliver(s, m, all, 0);  // a tail is not durable: no cursor to prune by
+        return true;
+      });
+      if (n == 0) {
+        s.tailPos = durableSeq;  // gap (rolled-back seqs): nothing more to read
+        break;
+      }
+    }
+  }
+
+  void pumpAll() {
+    for (auto& [outlet, peer] : subscriberOf) {
+      auto it = sessions.find(peer);
+      if (it != sessions.end()) pump(it->second);
+    }
+    for (auto& [peer, s] : sessions)
+      if (s.outlet == "*") pump(s);
+  }
+
+  void onAdmin(Session& s, schema::AdminRequest::Reader r) {
+    capnp::MallocMessageBuilder b(256);
+    auto rep = b.initRoot<Frame>().initAdminReply();
+    rep.setToken(r.getToken());
+    std::string cmd = r.getCommand();
+    if (s.agency->role != AgencyRole::admin) {
+      rep.setOk(false);
+      rep.setJson(nlohmann::json{{"error", "agency " + s.agencyName + " is not an admin"}}.dump());
+    } else if (cmd == "status") {
+      rep.setOk(true);
+      rep.setJson(statusJson());
+    } else {
+      rep.setOk(false);
+      rep.setJson(nlohmann::json{{"error", "unknown admin command '" + clipValue(cmd) + "'"}}.dump());
+    }
+    sendFrame(&s, s.peer, b);
+  }
+
+  // ---- turn / durability ----
+  std::optional<uint64_t> endTurn() {
+    bool anyDirty = false;
+    for (auto& [n, b] : outlets)
+      if (b->dirty()) anyDirty = true;
+    if (anyDirty) {
+      try {
+        if (!current.open) {
+          journal.begin();
+          current.open = true;
+        }
+        for (auto& [n, b] : outlets)
+          if (b->dirty()) journal.saveOutletState(b->takeState());
+      } catch (const JournalError& je) {
+        failCurrentBatch(je);
+      }
+    }
+    if (current.open) {
+      try {
+        journal.commit();
+      } catch (const JournalError& je) {
+        failCurrentBatch(je);
+      }
+      current.open = false;
+    }
+    if (!current.messages.empty()) {
+      uint64_t last = journal.lastSeq();
+      for (auto& m : current.messages)
+        for (auto& o : outletsIn(m->destinations)) ensureOutlet(o, nullptr).enqueue(m);
+      for (auto& [n, b] : outlets) b->routedThrough(last);
+    }
+    if (current.responses.empty() && current.messages.empty() && !anyDirty) return std::nullopt;
+    current.id = nextBatchId++;
+    uint64_t id = current.id;
+    current.messages.clear();  // held by the outlets now
+    awaiting.push_back(std::move(current));
+    current = Batch{};
+    return id;
+  }
+
+  void onDurable(uint64_t id) {
+    while (!awaiting.empty() && awaiting.front().id <= id) {
+      Batch& b = awaiting.front();
+      durableSeq = std::max(durableSeq, b.maxSeq);
+      for (auto& r : b.responses) sendResponse(r);
+      pendingResponses -= b.responses.size();
+      awaiting.pop_front();
+    }
+    pumpAll();
+  }
+
+  void onTimer() {
+    int64_t now = clock();
+    std::vector<std::string> dead;
+    for (auto& [peer, s] : sessions) {
+      uint32_t hb = std::max(opt.heartbeatMs, s.peerHeartbeatMs);
+      if (now - s.lastHeardMs > 3 * static_cast<int64_t>(hb)) dead.push_back(peer);
+      else if (now - s.lastSentMs >= opt.heartbeatMs) {
+        capnp::MallocMessageBuilder b(64);
+        b.initRoot<Frame>().initHeartbeat().setTimeMs(now);
+        sendFrame(&s, peer, b);
+      }
+    }
+    for (auto& p : dead) {
+      auto it = sessions.find(p);
+      dropSession(it->second, "silent for more than 3 heartbeats");
+      sessions.erase(it);
+    }
+    if (!dead.empty()) pumpAll();
+    nextTimerMs = now + std::max<int64_t>(opt.heartbeatMs / 4, 10);
+  }
+
+  std::string statusJson() const {
+    using nlohmann::json;
+    int64_t now = clock();
+    json j;
+    j["broker"] = {{"id", opt.brokerId}, {"uptimeMs", now - startedMs}, {"curve", opt.curve},
+                   {"lastSeq", journal.lastSeq()}, {"durableSeq", durableSeq}};
+    json counts = {{"accepted", accepted}, {"duplicates", duplicates}, {"framesIn", framesIn},
+                   {"sendFailures", sendFailures}, {"journalErrors", journalErrors},
+                   {"pendingAcks", pendingResponses}};
+    counts["rejectedByReason"] = rejectsByCode;
+    counts["errorsByReason"] = errorsByCode;
+    j["counts"] = counts;
+    json clients = json::array();
+    for (auto& [peer, s] : sessions)
+      clients.push_back({{"peer", hexPeer(peer)}, {"agency", s.agencyName},
+                         {"role", std::string(roleName(s.agency->role))}, {"client", s.clientName},
+                         {"connectedMs", s.connectedMs}, {"lastHeardMs", s.lastHeardMs},
+                         {"lastHeardAgoMs", now - s.lastHeardMs}, {"subscribed", s.outlet},
+                         {"published", s.published}, {"rejected", s.rejected}});
+    j["clients"] = clients;
+    json agencies = json::array();
+    for (auto& a : registry->agencies()) {
+      auto it = lastHeardByAgency.find(a.name);
+      agencies.push_back({{"agency", a.name}, {"role", std::string(roleName(a.role))},
+                          {"lastHeardMs", it == lastHeardByAgency.end() ? json(nullptr) : json(it->second)}});
+    }
+    j["agencies"] = agencies;
+    json outs = json::array();
+    for (auto& [name, b] : outlets) {
+      auto st = b->stats();
+      outs.push_back({{"outlet", name}, {"cursor", st.cursor}, {"backlog", st.queued + st.spilled},
+                      {"queuedInMemory", st.queued}, {"inFlight", st.inFlight}, {"delivered", st.delivered},
+                      {"acknowledged", st.acknowledged}, {"subscribed", subscriberOf.count(name) > 0}});
+    }
+    j["outlets"] = outs;
+    j["rules"] = {{"count", rules->size()}};
+    return j.dump();
+  }
+};
+
+BrokerCore::BrokerCore(Journal& journal, FrameSink& sink, const Logger& log, std::shared_ptr<const Registry> registry,
+                       std::shared_ptr<const RuleSet> rules, BrokerOptions options, std::function<int64_t()> clock)
+    : impl_(std::make_unique<Impl>(journal, sink, log, std::move(registry), std::move(rules), std::move(options),
+                                   std::move(clock))) {}
+BrokerCore::~BrokerCore() = default;
+
+void BrokerCore::onFrame(std::string_view peer, const void* data, size_t size, std::string_view userId) {
+  impl_->onFrame(peer, data, size, userId);
+}
+std::optional<uint64_t> BrokerCore::endTurn() { return impl_->endTurn(); }
+void BrokerCore::onDurable(uint64_t id) { impl_->onDurable(id); }
+void BrokerCore::onTimer() { impl_->onTimer(); }
+int BrokerCore::timerDueInMs() const {
+  int64_t d = impl_->nextTimerMs - impl_->clock();
+  return static_cast<int>(std::max<int64_t>(0, d));
+}
+void BrokerCore::setRegistry(std::shared_ptr<const Registry> registry) {
+  impl_->registry = std::move(registry);
+  std::vector<std::string> gone;
+  for (auto& [peer, s] : impl_->sessions) {
+    const Agency* a = impl_->registry->byName(s.agencyName);
+    if (!a || (impl_->opt.curve && a->publicKey != s.agency->publicKey)) gone.push_back(peer);
+    else {
+      s.registry = impl_->registry;
+      s.agency = a;
+    }
+  }
+  for (auto& p : gone) {
+    auto it = impl_->sessions.find(p);
+    impl_->dropSession(it->second, "agency removed from the registry or its key changed");
+    impl_->sessions.erase(it);
+  }
+}
+void BrokerCore::setRules(std::shared_ptr<const RuleSet> rules) { impl_->rules = std::move(rules); }
+std::string BrokerCore::statusJson() const { return impl_->statusJson(); }
+
+}  // namespace alertbus

@@ -1,0 +1,82 @@
+// The broker's protocol state machine: sessions, publish (validate, authorise, route, journal), group
+// commit, acknowledgement after durability, outlet delivery with credit, heartbeats, admin commands.
+// Pure of ZeroMQ: frames come in as bytes with the peer's routing id and authenticated agency, and go
+// out through a FrameSink. The transport (transport.h) owns sockets and threads.
+//
+// Threading: one thread (the event loop) calls every method. Durability is signalled back by the
+// transport's flusher thread through onDurable(), called on the event-loop thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/delivery.h"
+#include "broker/journal.h"
+#include "broker/log.h"
+#include "broker/registry.h"
+#include "broker/rules.h"
+#include "model/codec.h"
+
+namespace alertbus {
+
+// Where outgoing frames go. `peer` is the routing id given to onFrame().
+class FrameSink {
+ public:
+  virtual ~FrameSink() = default;
+  // Returns false if the frame could not be queued (peer gone or its pipe full); the broker counts it
+  // and relies on the protocol's recovery (heartbeat timeout, redelivery after reconnect).
+  virtual bool send(std::string_view peer, kj::ArrayPtr<const kj::byte> frame) = 0;
+};
+
+struct BrokerOptions {
+  std::string brokerId = "alertbus";
+  bool curve = true;                   // false: trust Hello.agency (insecure dev/bench mode)
+  DecodeLimits limits;
+  uint32_t heartbeatMs = 1000;         // broker heartbeat; sessions silent 3x their interval expire
+  uint32_t maxCredit = 10000;          // per subscription
+  size_t outletMemoryWindow = 20000;   // entries per outlet held in memory (delivery.h)
+  size_t maxPendingAcks = 200000;      // publishes journaled but not yet durable; beyond: Reject overloaded
+  uint32_t maxRejectLogsPerSecond = 20;  // rejections logged per second (all are counted)
+};
+
+class BrokerCore {
+ public:
+  // `journal`, `sink` and `log` must outlive the core. `clock` returns UTC ms (injected for tests).
+  BrokerCore(Journal& journal, FrameSink& sink, const Logger& log, std::shared_ptr<const Registry> registry,
+             std::shared_ptr<const RuleSet> rules, BrokerOptions options, std::function<int64_t()> clock);
+  ~BrokerCore();
+
+  // One received frame. `userId` is the agency the ZAP handler authenticated ("" with CURVE off).
+  void onFrame(std::string_view peer, const void* data, size_t size, std::string_view userId);
+
+  // End of an event-loop turn: commits the group of appends made since the last call. Returns the id
+  // of a batch whose acknowledgements wait for durability, or nullopt if there is nothing to flush.
+  // The transport must call journal.flush() (on its flusher thread) and then onDurable(id).
+  std::optional<uint64_t> endTurn();
+  // Everything committed up to batch `id` is durable: send its acks, release deliveries.
+  void onDurable(uint64_t id);
+  // Timers: heartbeats, dead sessions. Call at least every heartbeatMs / 2.
+  void onTimer();
+  // How long the event loop may sleep before onTimer() is due, in ms.
+  int timerDueInMs() const;
+
+  // Hot swap of configuration (validated by the caller). Sessions whose key left the registry are closed.
+  void setRegistry(std::shared_ptr<const Registry> registry);
+  void setRules(std::shared_ptr<const RuleSet> rules);
+
+  std::string statusJson() const;  // what `alertbus status` shows
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace alertbus

@@ -1,0 +1,227 @@
+// ZeroMQ edge of the broker; see transport.h for the thread/socket layout.
+#include "broker/transport.h"
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+namespace alertbus {
+namespace {
+
+// Helper threads never take SIGINT/SIGTERM: the event loop's thread handles them (its poll returns EINTR).
+void blockSignalsInThisThread() {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+}
+
+// ZAP (RFC 27) handler: accepts a CURVE client only if its public key is in the registry and answers
+// with the agency name as User-Id, which arrives on every message from that connection.
+// `rep` is bound by the caller before the ROUTER binds and is owned by this thread from then on.
+void zapLoop(zmq::socket_t rep, std::atomic<bool>& stop, std::shared_ptr<const Registry>* registrySlot,
+             const Logger& log) {
+  blockSignalsInThisThread();
+  while (!stop.load()) {
+    zmq::pollitem_t items[] = {{rep.handle(), 0, ZMQ_POLLIN, 0}};
+    if (zmq_poll(items, 1, 200) <= 0 || !(items[0].revents & ZMQ_POLLIN)) continue;
+    std::vector<zmq::message_t> parts;
+    if (!zmq::recv_multipart(rep, std::back_inserter(parts))) continue;
+    // version, request id, domain, address, identity, mechanism, credentials...
+    std::string version = parts.size() > 0 ? parts[0].to_string() : "";
+    std::string requestId = parts.size() > 1 ? parts[1].to_string() : "";
+    std::string address = parts.size() > 3 ? parts[3].to_string() : "";
+    std::string mechanism = parts.size() > 5 ? parts[5].to_string() : "";
+    std::string status = "400", text = "denied", user;
+    if (version == "1.0" && mechanism == "CURVE" && parts.size() >= 7 && parts[6].size() == 32) {
+      char z85[41];
+      zmq_z85_encode(z85, static_cast<const uint8_t*>(parts[6].data()), 32);
+      auto reg = std::atomic_load(registrySlot);
+      const Agency* a = reg->byKey(z85);
+      if (a) {
+        status = "200";
+        text = "OK";
+        user = a->name;
+      } else {
+        text = "unknown public key";
+        log.warn("zap", std::string("refused CURVE key ") + z85 + " from " + address + ": not in the agency registry");
+      }
+    } else {
+      log.warn("zap", "refused " + (mechanism.empty() ? std::string("?") : mechanism) + " handshake from " + address);
+    }
+    std::array<zmq::const_buffer, 6> reply = {zmq::buffer(version), zmq::buffer(requestId), zmq::buffer(status),
+                                              zmq::buffer(text), zmq::buffer(user), zmq::const_buffer(nullptr, 0)};
+    zmq::send_multipart(rep, reply);
+  }
+}
+
+// Flusher: receives "flush up to batch N" and answers N once Journal::flush() returned. Requests that
+// pile up while it syncs are coalesced: one fsync covers every commit made before it started.
+void flushLoop(zmq::context_t& ctx, Journal& journal, const Logger& log) {
+  blockSignalsInThisThread();
+  zmq::socket_t pair(ctx, zmq::socket_type::pair);
+  pair.set(zmq::sockopt::linger, 0);
+  pair.connect("inproc://alertbus-flush");
+  for (;;) {
+    zmq::message_t m;
+    if (!pair.recv(m)) continue;
+    if (m.size() != sizeof(uint64_t)) break;  // empty message = stop
+    uint64_t id;
+    memcpy(&id, m.data(), sizeof id);
+    zmq::message_t more;
+    while (pair.recv(more, zmq::recv_flags::dontwait)) {
+      if (more.size() != sizeof(uint64_t)) return;
+      memcpy(&id, more.data(), sizeof id);
+    }
+    try {
+      journal.flush();
+    } catch (const std::exception& e) {
+      // An fsync failure means we cannot promise durability: fail fast rather than ack (the classic
+      // fsyncgate lesson: the kernel may have dropped the dirty pages).
+      log.error("flusher", std::string("fsync failed, stopping the broker: ") + e.what());
+      std::abort();
+    }
+    pair.send(zmq::buffer(&id, sizeof id));
+  }
+}
+
+}  // namespace
+
+struct Transport::Impl : FrameSink {
+  TransportOptions opt;
+  Journal& journal;
+  const Logger& log;
+  std::shared_ptr<const Registry> registry;
+  zmq::context_t ctx{1};
+  zmq::socket_t router{ctx, zmq::socket_type::router};
+  zmq::socket_t flushPair{ctx, zmq::socket_type::pair};
+  std::atomic<bool> zapStop{false};
+  std::thread zapThread, flushThread;
+
+  Impl(TransportOptions o, Journal& j, const Logger& l, std::shared_ptr<const Registry> r)
+      : opt(std::move(o)), journal(j), log(l), registry(std::move(r)) {}
+
+  bool send(std::string_view peer, kj::ArrayPtr<const kj::byte> frame) override {
+    try {
+      if (!router.send(zmq::const_buffer(peer.data(), peer.size()), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+        return false;
+      return router.send(zmq::const_buffer(frame.begin(), frame.size()), zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t&) {
+      return false;  // EHOSTUNREACH: peer gone (ROUTER_MANDATORY)
+    }
+  }
+};
+
+Transport::Transport(TransportOptions options, Journal& journal, const Logger& log,
+                     std::shared_ptr<const Registry> registry)
+    : impl_(std::make_unique<Impl>(std::move(options), journal, log, std::move(registry))) {}
+
+Transport::~Transport() {
+  auto& i = *impl_;
+  i.zapStop.store(true);
+  if (i.flushThread.joinable()) {
+    i.flushPair.send(zmq::const_buffer(nullptr, 0));
+    i.flushThread.join();
+  }
+  if (i.zapThread.joinable()) i.zapThread.join();
+}
+
+void Transport::setRegistry(std::shared_ptr<const Registry> registry) {
+  std::atomic_store(&impl_->registry, std::move(registry));
+}
+
+std::string Transport::bind() {
+  auto& i = *impl_;
+  if (i.opt.curve) {
+    // ZAP must be listening before the ROUTER accepts, or CURVE authenticates nobody (TOOLCHAIN.md).
+    zmq::socket_t rep(i.ctx, zmq::socket_type::rep);
+    rep.set(zmq::sockopt::linger, 0);
+    rep.bind("inproc://zeromq.zap.01");
+    i.zapThread = std::thread(zapLoop, std::move(rep), std::ref(i.zapStop), &i.registry, std::cref(i.log));
+    i.router.set(zmq::sockopt::curve_server, 1);
+    i.router.set(zmq::sockopt::curve_secretkey, i.opt.serverSecretKey);
+    i.router.set(zmq::sockopt::zap_domain, "alertbus");
+  }
+  i.router.set(zmq::sockopt::linger, 0);
+  i.router.set(zmq::sockopt::router_mandatory, 1);
+  i.router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(i.opt.hardMaxFrameBytes));
+  i.router.set(zmq::sockopt::sndhwm, i.opt.sendHighWaterMark);
+  i.router.set(zmq::sockopt::rcvhwm, i.opt.receiveHighWaterMark);
+  i.router.bind(i.opt.endpoint);
+  i.flushPair.set(zmq::sockopt::linger, 0);
+  i.flushPair.bind("inproc://alertbus-flush");
+  i.flushThread = std::thread(flushLoop, std::ref(i.ctx), std::ref(i.journal), std::cref(i.log));
+  return i.router.get(zmq::sockopt::last_endpoint);
+}
+
+void Transport::run(const std::function<std::unique_ptr<BrokerCore>(FrameSink&)>& makeCore) {
+  auto& i = *impl_;
+  std::unique_ptr<BrokerCore> core = makeCore(i);
+  bool flushing = false;
+  std::optional<uint64_t> waitingBatch;
+  zmq::message_t idFrame, body;
+  core->onTimer();
+  while (!stop_.load()) {
+    zmq::pollitem_t items[] = {{i.router.handle(), 0, ZMQ_POLLIN, 0}, {i.flushPair.handle(), 0, ZMQ_POLLIN, 0}};
+    int timeout = std::min(core->timerDueInMs(), 500);
+    // The C call: cppzmq's zmq::poll throws on EINTR, which is how SIGTERM arrives here.
+    if (zmq_poll(items, 2, timeout) < 0 && zmq_errno() != EINTR) throw zmq::error_t();
+    if (items[0].revents & ZMQ_POLLIN) {
+      // Drain up to maxFramesPerTurn: one EAGAIN per turn at most, never a spin on an empty socket.
+      for (size_t n = 0; n < i.opt.maxFramesPerTurn; ++n) {
+        if (!i.router.recv(idFrame, zmq::recv_flags::dontwait)) break;
+        if (!idFrame.more()) continue;  // cannot happen on ROUTER; be defensive
+        if (!i.router.recv(body, zmq::recv_flags::none)) break;
+        const char* uid = i.opt.curve ? body.gets("User-Id") : "";
+        core->onFrame(std::string_view(static_cast<const char*>(idFrame.data()), idFrame.size()), body.data(),
+                      body.size(), uid ? uid : "");
+        // The protocol is single-part: further parts of a multipart message are discarded.
+        while (body.more() && i.router.recv(body, zmq::recv_flags::none)) {
+        }
+      }
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      zmq::message_t done;
+      while (i.flushPair.recv(done, zmq::recv_flags::dontwait)) {
+        uint64_t id;
+        memcpy(&id, done.data(), sizeof id);
+        core->onDurable(id);
+      }
+      flushing = false;
+    }
+    if (auto batch = core->endTurn()) waitingBatch = batch;
+    if (waitingBatch && !flushing) {
+      uint64_t id = *waitingBatch;
+      i.flushPair.send(zmq::buffer(&id, sizeof id));
+      flushing = true;
+      waitingBatch.reset();
+    }
+    if (core->timerDueInMs() == 0) core->onTimer();
+  }
+  // Graceful stop: let the last batch become durable so its publishers get their acks.
+  if (auto batch = core->endTurn()) waitingBatch = batch;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while ((flushing || waitingBatch) && std::chrono::steady_clock::now() < deadline) {
+    if (waitingBatch && !flushing) {
+      uint64_t id = *waitingBatch;
+      i.flushPair.send(zmq::buffer(&id, sizeof id));
+      flushing = true;
+      waitingBatch.reset();
+    }
+    zmq::message_t done;
+    zmq::pollitem_t items[] = {{i.flushPair.handle(), 0, ZMQ_POLLIN, 0}};
+    (void)zmq_poll(items, 1, 100);
+    if (i.flushPair.recv(done, zmq::recv_flags::dontwait)) {
+      uint64_t id;
+      memcpy(&id, done.data(), sizeof id);
+      core->onDurable(id);
+      flushing = false;
+    }
+  }
+}
+
+}  // namespace alertbus
