@@ -123,6 +123,7 @@ struct BrokerCore::Impl {
   int64_t nextTimerMs = 0;
 
   std::vector<Destination> destScratch;
+  MessageFacts factsScratch;
   std::string destString;
 
   Impl(Journal& j, FrameSink& s, const Logger& l, std::shared_ptr<const Registry> reg,
@@ -156,15 +157,24 @@ struct BrokerCore::Impl {
 
   // ---- sending ----
   void sendFrame(Session* s, std::string_view peer, capnp::MallocMessageBuilder& b) {
-    auto words = capnp::messageToFlatArray(b);
-    if (!sink.send(peer, words.asBytes())) ++sendFailures;
+    if (!sink.send(peer, b.getSegmentsForOutput())) ++sendFailures;
     if (s) s->lastSentMs = clock();
   }
+
+  // A zeroed first segment reused by every outgoing frame (MallocMessageBuilder zeroes what it used on
+  // destruction), so building a frame allocates nothing unless it outgrows the scratch.
+  static constexpr size_t kScratchWords = 8192;
+  kj::Array<capnp::word> scratch = [] {
+    auto a = kj::heapArray<capnp::word>(kScratchWords);  // uninitialised: zero it once
+    memset(a.begin(), 0, a.size() * sizeof(capnp::word));
+    return a;
+  }();
+  kj::ArrayPtr<capnp::word> scratchSegment() { return scratch; }
 
   void sendError(Session* s, std::string_view peer, schema::ErrorCode code, std::string_view field,
                  std::string_view value, std::string_view reason, const char* codeName) {
     ++errorsByCode[codeName];
-    capnp::MallocMessageBuilder b(256);
+    capnp::MallocMessageBuilder b(scratchSegment());
     auto e = b.initRoot<Frame>().initError();
     e.setCode(code);
     e.setField(std::string(field));
@@ -216,7 +226,7 @@ struct BrokerCore::Impl {
   void sendResponse(const Response& r) {
     auto it = sessions.find(r.peer);
     Session* s = it == sessions.end() ? nullptr : &it->second;
-    capnp::MallocMessageBuilder b(128);
+    capnp::MallocMessageBuilder b(scratchSegment());
     auto f = b.initRoot<Frame>();
     if (r.seq) {
       auto a = f.initPublishAck();
@@ -275,7 +285,7 @@ struct BrokerCore::Impl {
                     "no session for this connection: send Hello", "sessionExpired");
           return;
         }
-        capnp::MallocMessageBuilder b(64);
+        capnp::MallocMessageBuilder b(scratchSegment());
         b.initRoot<Frame>().initHeartbeat().setTimeMs(now);
         sendFrame(s, peer, b);
         return;
@@ -336,7 +346,7 @@ struct BrokerCore::Impl {
     s.connectedMs = s.lastHeardMs = now;
     s.peerHeartbeatMs = h.getHeartbeatMs();
     lastHeardByAgency[agencyName] = now;
-    capnp::MallocMessageBuilder b(256);
+    capnp::MallocMessageBuilder b(scratchSegment());
     auto w = b.initRoot<Frame>().initWelcome();
     w.setProtocolVersion(schema::PROTOCOL_VERSION);
     w.setAgency(agencyName);
@@ -387,7 +397,8 @@ struct BrokerCore::Impl {
                   "sender is stamped by the broker: leave it empty or set your own agency '" + s.agencyName + "'");
       return;
     }
-    MessageFacts facts = extractFacts(m, s.agencyName);
+    MessageFacts& facts = factsScratch;
+    extractFacts(m, s.agencyName, facts);
     if (auto prob = Registry::mayPublish(*s.agency, facts)) {
       queueReject(&s, s.peer, token, id, prob->code, prob->field, prob->value, prob->reason);
       return;
@@ -516,7 +527,7 @@ struct BrokerCore::Impl {
   }
 
   void sendSubscribed(Session& s, const std::string& outlet, uint64_t cursor, uint64_t backlog) {
-    capnp::MallocMessageBuilder b(128);
+    capnp::MallocMessageBuilder b(scratchSegment());
     auto r = b.initRoot<Frame>().initSubscribed();
     r.setOutlet(outlet);
     r.setCursor(cursor);
@@ -535,7 +546,7 @@ struct BrokerCore::Impl {
   }
 
   void sendDeliver(Session& s, const QueuedMessage& m, const std::vector<std::string>& targets, uint64_t cursor) {
-    capnp::MallocMessageBuilder b(m.bodySizeBytes / 8 + 64);
+    capnp::MallocMessageBuilder b(scratchSegment());
     auto d = b.initRoot<Frame>().initDeliver();
     d.setSeq(m.seq);
     d.setSender(m.sender);
@@ -602,7 +613,7 @@ struct BrokerCore::Impl {
   }
 
   void onAdmin(Session& s, schema::AdminRequest::Reader r) {
-    capnp::MallocMessageBuilder b(256);
+    capnp::MallocMessageBuilder b(scratchSegment());
     auto rep = b.initRoot<Frame>().initAdminReply();
     rep.setToken(r.getToken());
     std::string cmd = r.getCommand();
@@ -677,7 +688,7 @@ struct BrokerCore::Impl {
       uint32_t hb = std::max(opt.heartbeatMs, s.peerHeartbeatMs);
       if (now - s.lastHeardMs > 3 * static_cast<int64_t>(hb)) dead.push_back(peer);
       else if (now - s.lastSentMs >= opt.heartbeatMs) {
-        capnp::MallocMessageBuilder b(64);
+        capnp::MallocMessageBuilder b(scratchSegment());
         b.initRoot<Frame>().initHeartbeat().setTimeMs(now);
         sendFrame(&s, peer, b);
       }
@@ -727,7 +738,8 @@ struct BrokerCore::Impl {
     }
     j["outlets"] = outs;
     j["rules"] = {{"count", rules->size()}};
-    return j.dump();
+    // Client-supplied strings (client names) may be any bytes: never let them break the whole page.
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 };
 

@@ -32,7 +32,8 @@ class FrameSink {
   virtual ~FrameSink() = default;
   // Returns false if the frame could not be queued (peer gone or its pipe full); the broker counts it
   // and relies on the protocol's recovery (heartbeat timeout, redelivery after reconnect).
-  virtual bool send(std::string_view peer, kj::ArrayPtr<const kj::byte> frame) = 0;
+  // `segments` (a Frame builder's getSegmentsForOutput()) are only valid during the call.
+  virtual bool send(std::string_view peer, kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) = 0;
 };
 
 struct BrokerOptions {

@@ -43,10 +43,11 @@
 //    inode, so the descriptor stays valid. SQLite keeps no POSIX locks on the WAL file (its locks are on
 //    the db and -shm files), so opening and closing our descriptor cannot drop any of its locks.
 //  * The checkpointer connection runs synchronous=FULL: a checkpoint syncs the WAL before copying frames
-//    into the database and syncs the database before it records the checkpoint as complete. Only a
-//    complete checkpoint lets the next writer restart the WAL and overwrite frames. So a commit whose
-//    frames were overwritten before any flush() is already durable in the synced database file, and a
-//    commit whose frames were not yet overwritten is made durable by the next flush().
+//    into the database, and a checkpoint that reaches the end of the WAL syncs the database before it
+//    records that every frame is backfilled (sqlite3 wal.c walCheckpoint). A writer restarts the WAL,
+//    overwriting frames, only when every frame is backfilled. So a commit whose frames were overwritten
+//    before any flush() is already durable in the synced database file, and a commit whose frames were
+//    not yet overwritten is made durable by the next flush().
 //  * The directory is fsynced once at open, so the names of a newly created database and WAL survive.
 //
 // WAL growth: the writer restarts the WAL only when it starts a transaction while every frame has been
@@ -63,6 +64,8 @@
 // failed syncs (IOERR_FSYNC, IOERR_DIR_FSYNC, a failing fdatasync in flush()): after a failed sync the
 // kernel may have dropped the dirty pages, so only reopening tells what is really on disk.
 #include "broker/sqlite_journal.h"
+
+#include <sodium.h>
 
 #include <sqlite3.h>
 
@@ -144,38 +147,14 @@ void storeLe64(uint64_t v, char* p) {
   for (int i = 0; i < 8; ++i) p[i] = char((v >> (8 * i)) & 0xff);
 }
 
-// SipHash-2-4 (Aumasson & Bernstein), the reference algorithm; checked against libsodium's
-// crypto_shorthash for lengths 0..100. Persisted in message_keys: never change it.
+// SipHash-2-4 through libsodium's crypto_shorthash (a well-kept implementation; keys and output are
+// little-endian words). Persisted in message_keys: never change the function.
 uint64_t sipHash24(const unsigned char* in, size_t n, uint64_t k0, uint64_t k1) {
-  uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
-  uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
-  auto rotl = [](uint64_t x, int b) { return (x << b) | (x >> (64 - b)); };
-  auto round = [&] {
-    v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);
-    v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;
-    v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;
-    v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);
-  };
-  size_t full = n - n % 8;
-  for (size_t i = 0; i < full; i += 8) {
-    uint64_t m = loadLe64(in + i);
-    v3 ^= m;
-    round();
-    round();
-    v0 ^= m;
-  }
-  uint64_t b = uint64_t(n) << 56;
-  for (size_t i = full; i < n; ++i) b |= uint64_t(in[i]) << (8 * (i - full));
-  v3 ^= b;
-  round();
-  round();
-  v0 ^= b;
-  v2 ^= 0xff;
-  round();
-  round();
-  round();
-  round();
-  return v0 ^ v1 ^ v2 ^ v3;
+  unsigned char key[crypto_shorthash_KEYBYTES], out[crypto_shorthash_BYTES];
+  storeLe64(k0, reinterpret_cast<char*>(key));
+  storeLe64(k1, reinterpret_cast<char*>(key) + 8);
+  crypto_shorthash(out, in, n, key);
+  return loadLe64(out);
 }
 
 // Owns one prepared statement.
@@ -271,9 +250,9 @@ class SqliteJournal::KeyIndex {
     cur_ = std::move(bigger);
     migrated_ = 0;
   }
-  // Call reserveOne() first. The old table (<= 0.7 full) is drained kMigrateSlots slots per insert, so
-  // it is gone before the doubled table has taken 0.25 of the old capacity in new entries: the doubled
-  // table never passes 0.7 x 0.5 + 0.25 x 0.5 < 0.7 of its capacity.
+  // Call reserveOne() first. The old table (capacity C, <= 0.7 C entries) is drained kMigrateSlots = 8
+  // slots per insert, so it is gone after C/8 inserts: the doubled table then holds at most
+  // 0.7 C + C/8 = 0.41 of its 2 C slots, under the 0.7 that would trigger the next doubling.
   void insert(uint64_t hash, uint64_t seq) noexcept {
     if (old_.capacity != 0) migrateSome();
     place(cur_, hash, seq);
@@ -567,7 +546,8 @@ void SqliteJournal::ensureSchema() {
                          false);
     }
   }
-  int64_t walLimitBytes = int64_t(options_.walCheckpointPages) * 4096;
+  pageSizeBytes_ = pragmaInt("PRAGMA page_size");
+  int64_t walLimitBytes = int64_t(options_.walCheckpointPages) * pageSizeBytes_;
   exec("PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=" +
        std::to_string(walLimitBytes) + "; PRAGMA cache_size=-16384; PRAGMA foreign_keys=OFF");
   if (version < kSchemaVersion) {
@@ -711,7 +691,8 @@ void SqliteJournal::openCheckpointer() {
   sqlite3_busy_handler(ckptDb_, &SqliteJournal::checkpointBusyHandler, this);
   // FULL: a checkpoint syncs the WAL before copying and the database before completing (see top).
   std::string sql = "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=" +
-                    std::to_string(int64_t(options_.walCheckpointPages) * 4096) + "; PRAGMA cache_size=-1024";
+                    std::to_string(int64_t(options_.walCheckpointPages) * pageSizeBytes_) +
+                    "; PRAGMA cache_size=-1024";
   rc = sqlite3_exec(ckptDb_, sql.c_str(), nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) fail(ckptDb_, rc, "configure checkpointer connection");
 }

@@ -1,6 +1,8 @@
 // ZeroMQ edge of the broker; see transport.h for the thread/socket layout.
 #include "broker/transport.h"
 
+#include "model/flat.h"
+
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -105,11 +107,13 @@ struct Transport::Impl : FrameSink {
   Impl(TransportOptions o, Journal& j, const Logger& l, std::shared_ptr<const Registry> r)
       : opt(std::move(o)), journal(j), log(l), registry(std::move(r)) {}
 
-  bool send(std::string_view peer, kj::ArrayPtr<const kj::byte> frame) override {
+  bool send(std::string_view peer, kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) override {
     try {
       if (!router.send(zmq::const_buffer(peer.data(), peer.size()), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
         return false;
-      return router.send(zmq::const_buffer(frame.begin(), frame.size()), zmq::send_flags::dontwait).has_value();
+      zmq::message_t msg(flatSize(segments));  // written in place: the only copy of the frame
+      writeFlat(segments, static_cast<kj::byte*>(msg.data()));
+      return router.send(msg, zmq::send_flags::dontwait).has_value();
     } catch (const zmq::error_t&) {
       return false;  // EHOSTUNREACH: peer gone (ROUTER_MANDATORY)
     }

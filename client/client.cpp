@@ -8,6 +8,7 @@
 // Liveness: the application must call poll() at least every heartbeatMs. A stall of 3 x heartbeatMs (the
 // broker has then dropped us) starts a new session; a shorter one is not mistaken for a silent broker.
 #include "client/client.h"
+#include "model/flat.h"
 
 #include <zmq.hpp>
 
@@ -70,30 +71,6 @@ const char* errorCodeName(schema::ErrorCode code) {
     case schema::ErrorCode::UNKNOWN_OUTLET: return "unknownOutlet";
     case schema::ErrorCode::SESSION_EXPIRED: return "sessionExpired";
     default: return "unspecified";
-  }
-}
-
-// Size in bytes of the flat-array form (segment table + segments) of `segments`.
-size_t flatSize(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) {
-  size_t bytes = (segments.size() / 2 + 1) * sizeof(capnp::word);
-  for (auto s : segments) bytes += s.size() * sizeof(capnp::word);
-  return bytes;
-}
-
-// Writes the flat-array form into `out` (flatSize bytes, any alignment). Little-endian like capnp.
-void writeFlat(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments, kj::byte* out) {
-  uint32_t count = static_cast<uint32_t>(segments.size() - 1);
-  std::memcpy(out, &count, 4);
-  for (size_t i = 0; i < segments.size(); ++i) {
-    uint32_t words = static_cast<uint32_t>(segments[i].size());
-    std::memcpy(out + 4 + 4 * i, &words, 4);
-  }
-  size_t tableBytes = (segments.size() / 2 + 1) * sizeof(capnp::word);
-  if (segments.size() % 2 == 0) std::memset(out + 4 + 4 * segments.size(), 0, 4);
-  kj::byte* p = out + tableBytes;
-  for (auto s : segments) {
-    std::memcpy(p, s.begin(), s.size() * sizeof(capnp::word));
-    p += s.size() * sizeof(capnp::word);
   }
 }
 

@@ -11,6 +11,7 @@
 // Environment: FRAME_FUZZ_STRICT=1 also aborts when a Cap'n Proto reader throws AFTER decodeFrame/
 // decodeMessage accepted the bytes (codec.h promises it cannot; see fuzz/README.md for why it can).
 #include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <kj/exception.h>
 
 #include <cstdint>
@@ -146,7 +147,9 @@ bool strict() {
 // messages (they are bytes the broker accepted).
 class CheckingSink : public FrameSink {
  public:
-  bool send(std::string_view peer, kj::ArrayPtr<const kj::byte> frame) override {
+  bool send(std::string_view peer, kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) override {
+    auto words = capnp::messageToFlatArray(segments);  // what the transport puts on the wire
+    auto frame = words.asBytes();
     DecodedFrame df;
     DecodeError err;
     DecodeLimits limits;

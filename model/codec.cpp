@@ -1,8 +1,7 @@
 // Bounded decoding of frames and messages; see codec.h for the contract.
 #include "model/codec.h"
+#include "model/typecheck.h"
 
-#include <capnp/dynamic.h>
-#include <capnp/schema.h>
 #include <kj/exception.h>
 
 #include <cstring>
@@ -22,9 +21,6 @@ capnp::ReaderOptions optionsFor(const DecodeLimits& limits) {
 // on a legitimate message the second or third time it is read (validation, facts, JSON, journal).
 // Allow this many full reads.
 constexpr uint64_t kAccessReads = 8;
-// The schema walk is charged a little more than totalSize() counts (dynamic access to list elements),
-// so it runs with twice the limit; pass 1 (totalSize under the plain limit) is the bound.
-constexpr uint64_t kWalkReads = 2;
 capnp::ReaderOptions scaledOptionsFor(const DecodeLimits& limits, uint64_t reads) {
   capnp::ReaderOptions opts = optionsFor(limits);
   uint64_t l = limits.traversalLimitWords;
@@ -32,48 +28,14 @@ capnp::ReaderOptions scaledOptionsFor(const DecodeLimits& limits, uint64_t reads
   return opts;
 }
 
-// Reads every pointer field the schema reaches (active union members only), so that Cap'n Proto's
-// typed-reader checks (pointer kind, list element size, text NUL terminator, amplified lists of empty
-// structs) fail here, at decode time, rather than as an exception in validation, routing or an outlet.
-// totalSize() alone cannot catch these: it does not know the schema. Depth is bounded by the reader's
-// nesting limit, cost by its traversal limit.
-void touchValue(const capnp::DynamicValue::Reader& v);
-void touchStruct(const capnp::DynamicStruct::Reader& s) {
-  auto visit = [&](capnp::StructSchema::Field f) {
-    if (f.getProto().isGroup()) return touchStruct(s.get(f).as<capnp::DynamicStruct>());
-    switch (f.getType().which()) {
-      case capnp::schema::Type::TEXT:
-      case capnp::schema::Type::DATA:
-      case capnp::schema::Type::LIST:
-      case capnp::schema::Type::STRUCT:
-        if (s.has(f)) touchValue(s.get(f));
-        return;
-      default:
-        return;  // data-section values and capabilities: nothing to check
-    }
-  };
-  for (auto f : s.getSchema().getNonUnionFields()) visit(f);
-  KJ_IF_MAYBE(f, s.which()) { visit(*f); }
-}
-void touchValue(const capnp::DynamicValue::Reader& v) {
-  if (v.getType() == capnp::DynamicValue::STRUCT) return touchStruct(v.as<capnp::DynamicStruct>());
-  if (v.getType() != capnp::DynamicValue::LIST) return;  // text/data: get() checked them
-  auto list = v.as<capnp::DynamicList>();
-  switch (list.getSchema().whichElementType()) {
-    case capnp::schema::Type::TEXT:
-    case capnp::schema::Type::DATA:
-    case capnp::schema::Type::LIST:
-    case capnp::schema::Type::STRUCT:
-      for (auto e : list) touchValue(e);
-      return;
-    default:
-      return;  // a list of numbers or enums was checked as a whole by get()
-  }
-}
+void touchRoot(schema::Message::Reader m) { touchMessage(m); }
+void touchRoot(schema::Frame::Reader f) { touchFrame(f); }
 
-// Three passes over `words`, each with its own reader: (1) totalSize(): bounds, nesting and amplification
-// of everything in the bytes, schema or not; (2) the schema walk above; (3) the reader kept for the
-// application, with kAccessReads times the limit. Throws kj::Exception on hostile input.
+// Two passes over `words`: (1) totalSize() with the plain limits: bounds, nesting and amplification of
+// everything in the bytes, schema or not; (2) the reader kept for the application (kAccessReads times
+// the limit), walked once through the generated accessors (typecheck.h) so an ill-typed pointer fails
+// here. The reflective walk this replaces cost more than everything else the broker does per message.
+// Throws kj::Exception on hostile input.
 template <typename T>
 typename T::Reader checkedRoot(kj::ArrayPtr<const capnp::word> words, const DecodeLimits& limits,
                                std::unique_ptr<capnp::FlatArrayMessageReader>& reader) {
@@ -81,12 +43,10 @@ typename T::Reader checkedRoot(kj::ArrayPtr<const capnp::word> words, const Deco
     capnp::FlatArrayMessageReader check(words, optionsFor(limits));
     (void)check.getRoot<T>().totalSize();
   }
-  {
-    capnp::FlatArrayMessageReader walk(words, scaledOptionsFor(limits, kWalkReads));
-    touchStruct(walk.getRoot<capnp::DynamicStruct>(capnp::Schema::from<T>()));
-  }
   reader = std::make_unique<capnp::FlatArrayMessageReader>(words, scaledOptionsFor(limits, kAccessReads));
-  return reader->getRoot<T>();
+  auto root = reader->getRoot<T>();
+  touchRoot(root);
+  return root;
 }
 
 // Checks the segment table against the byte count before handing the bytes to capnp, so that a

@@ -148,6 +148,18 @@ int responseLevelRank(schema::ResponseLevel l) {
 
 MessageFacts extractFacts(schema::Message::Reader m, std::string_view sender) {
   MessageFacts f;
+  extractFacts(m, sender, f);
+  return f;
+}
+
+void extractFacts(schema::Message::Reader m, std::string_view sender, MessageFacts& f) {
+  f.events.clear();
+  f.categories.clear();
+  f.adminCodes.clear();
+  f.polygons.clear();
+  f.circles.clear();
+  f.severityRank = f.colourRank = f.responseLevelRank = 0;
+  f.kind = Kind::unspecified;
   f.sender = sender;
   f.id = m.getId();
   f.status = m.getStatus();
@@ -199,7 +211,6 @@ MessageFacts extractFacts(schema::Message::Reader m, std::string_view sender) {
     default:
       break;
   }
-  return f;
 }
 
 std::string adminPrefix(std::string_view code) {

@@ -64,6 +64,8 @@ struct MessageFacts {
 
 // Extracts facts from a decoded (already bounds-checked) message. `sender` is the authenticated agency.
 MessageFacts extractFacts(schema::Message::Reader m, std::string_view sender);
+// The same into `out`, reusing its buffers (the broker's hot path: no allocation once warm).
+void extractFacts(schema::Message::Reader m, std::string_view sender, MessageFacts& out);
 
 // GB/T 2260 administrative code -> the prefix that identifies the region, so that descendants share it:
 // "330000" -> "33", "330200" -> "3302", "330212" -> "330212", "330212001000" -> "330212001".

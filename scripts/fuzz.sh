@@ -2,7 +2,7 @@
 # Fuzz the broker's frame handling (fuzz/frame_fuzz.cpp) for a bounded time, then replay every
 # regression input. Builds with clang + libFuzzer + ASan/UBSan in a build directory of its own.
 #
-# Usage: scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]     default 60 seconds
+# Usage: scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]     default 60 seconds; 0 = only replay
 #        scripts/fuzz.sh --update-seeds                          rewrite tests/data/fuzz/seeds/ from the
 #                                                                text frames in tests/integration/raw_frames/
 # Environment: BUILD_DIR (default build-fuzz), JOBS (default 1), CC/CXX (default clang-14/clang++-14),
@@ -74,22 +74,30 @@ else
   mkdir -p "$fresh_seeds"
 fi
 
-echo "fuzz.sh: fuzzing for $seconds s (corpus $corpus, crashes go to $artifacts/)"
 status=0
-"$fuzzer" "$corpus" "$fresh_seeds" "$seeds_dir" \
-  -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-  -artifact_prefix="$artifacts/" -print_final_stats=1 "$@" || status=$?
-if [[ $status -ne 0 ]]; then
-  echo "fuzz.sh: the fuzzer stopped with status $status; crash input(s):" >&2
-  ls -l "$artifacts" >&2
+if (( seconds > 0 )); then   # libFuzzer's -max_total_time=0 would mean "forever"
+  echo "fuzz.sh: fuzzing for $seconds s (corpus $corpus, crashes go to $artifacts/)"
+  "$fuzzer" "$corpus" "$fresh_seeds" "$seeds_dir" \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    -artifact_prefix="$artifacts/" -print_final_stats=1 "$@" || status=$?
+  if [[ $status -ne 0 ]]; then
+    echo "fuzz.sh: the fuzzer stopped with status $status; crash input(s):" >&2
+    ls -l "$artifacts" >&2
+  fi
 fi
 
 shopt -s nullglob
 regressions=("$regressions_dir"/*)
 inputs=()
 for f in "${regressions[@]}"; do [[ "$(basename "$f")" == README* ]] || inputs+=("$f"); done
-if (( ${#inputs[@]} )); then
-  echo "fuzz.sh: replaying ${#inputs[@]} regression input(s) from $regressions_dir"
-  "$fuzzer" "${inputs[@]}" || { echo "fuzz.sh: a regression input fails again" >&2; status=1; }
-fi
+echo "fuzz.sh: replaying ${#inputs[@]} regression input(s) from $regressions_dir"
+for f in "${inputs[@]}"; do
+  if out="$("$fuzzer" "$f" 2>&1)"; then
+    echo "  ok      $(basename "$f")"
+  else
+    echo "  FAILS   $(basename "$f")" >&2
+    grep -v '^INFO:' <<<"$out" | head -n 40 >&2
+    status=1
+  fi
+done
 exit "$status"

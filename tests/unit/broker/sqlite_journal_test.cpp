@@ -747,7 +747,7 @@ TEST_CASE("sqlite journal: disk full is transient, rolls the batch back, and pas
   CHECK(j.loadOutletStates().empty());
 }
 
-TEST_CASE("sqlite journal: commit never syncs; durability is flush()'s job", "[journal][fault]") {
+TEST_CASE("sqlite journal: commit never syncs, durability is flush()'s job", "[journal][fault]") {
   FaultVfs::registerOnce();
   TempDir dir;
   SqliteJournalOptions o = optionsFor(dir.file("j.db"));

@@ -193,7 +193,12 @@ TEST_CASE("validate: warning and forecast infos", "[validate]") {
                   "payload.warning[1].eventCode", "");
   }
   SECTION("times") {
-    expectInvalid(check([](Message::Builder m) { info0(m).setExpiresMs(-5); }), "payload.warning[0].expiresMs", "-5");
+    auto neg = check([](Message::Builder m) {
+      info0(m).setOnsetMs(0);
+      info0(m).setExpiresMs(-5);
+    });
+    expectInvalid(neg, "payload.warning[0].expiresMs", "-5");
+    CHECK_THAT(neg->reason, Catch::Contains("negative"));
     auto p = check([](Message::Builder m) { info0(m).setExpiresMs(kNowMs - 1); });  // onset is kNowMs
     expectInvalid(p, "payload.warning[0].expiresMs", std::to_string(kNowMs - 1));
     CHECK_THAT(p->reason, Catch::Contains("before onset"));
@@ -387,7 +392,8 @@ TEST_CASE("isCleanUtf8", "[validate][utf8]") {
   auto clean = [](const std::string& s) { return isCleanUtf8(s.data(), s.size()); };
   CHECK(clean(""));
   CHECK(clean("plain ASCII\t\r\n"));
-  CHECK(clean("台风橙色预警"));
+  CHECK(clean("台风橙色预警"));            // 3-byte sequences
+  CHECK(clean("29.9\xc2\xb0N caf\xc3\xa9"));  // 2-byte sequences: degree sign, e acute
   CHECK(clean("\xf0\x9f\x8c\x80"));        // U+1F300, 4 bytes
   CHECK(clean("\xf4\x8f\xbf\xbf"));        // U+10FFFF, the last code point
   CHECK_FALSE(clean(std::string("a\0b", 3)));  // NUL
@@ -402,5 +408,6 @@ TEST_CASE("isCleanUtf8", "[validate][utf8]") {
   CHECK_FALSE(clean("\xed\xa0\x80"));      // UTF-16 surrogate D800
   CHECK_FALSE(clean("\xf4\x90\x80\x80"));  // U+110000
   CHECK_FALSE(clean("\xe5\x8f"));          // truncated sequence at the end
+  CHECK_FALSE(isCleanUtf8("\xe5\x8f\x80", 2));  // ... even when the byte after the end would complete it
   CHECK_FALSE(clean("\xe5\x41\x41"));      // bad continuation byte
 }
