@@ -244,6 +244,41 @@ struct BrokerCore::Impl {
     sendFrame(s, r.peer, b);
   }
 
+  // Sends a durable batch's answers: the acks for one connection go out together as one publishAcks
+  // frame (one frame, one CURVE box, instead of one per message); a reject first flushes that
+  // connection's acks so every connection still sees its answers in publish order.
+  std::unordered_map<std::string_view, std::vector<const Response*>> acksByPeer;
+  void sendResponses(const std::vector<Response>& responses) {
+    auto flush = [&](std::string_view peer, std::vector<const Response*>& acks) {
+      if (acks.empty()) return;
+      if (acks.size() == 1) {
+        sendResponse(*acks[0]);
+      } else {
+        auto it = sessions.find(std::string(peer));
+        capnp::MallocMessageBuilder b(scratchSegment());
+        auto list = b.initRoot<Frame>().initPublishAcks(static_cast<unsigned>(acks.size()));
+        for (unsigned i = 0; i < acks.size(); ++i) {
+          list[i].setToken(acks[i]->token);
+          list[i].setSeq(acks[i]->seq);
+          list[i].setDuplicate(acks[i]->duplicate);
+        }
+        sendFrame(it == sessions.end() ? nullptr : &it->second, peer, b);
+      }
+      acks.clear();
+    };
+    for (auto& r : responses) {
+      auto& acks = acksByPeer[r.peer];
+      if (r.seq) {
+        acks.push_back(&r);
+      } else {
+        flush(r.peer, acks);
+        sendResponse(r);
+      }
+    }
+    for (auto& [peer, acks] : acksByPeer) flush(peer, acks);
+    acksByPeer.clear();
+  }
+
   // ---- frames ----
   void onFrame(std::string_view peer, const void* data, size_t size, std::string_view userId) {
     ++framesIn;
@@ -559,15 +594,47 @@ struct BrokerCore::Impl {
     sendFrame(&s, s.peer, b);
   }
 
+  // Deliveries for one subscriber go out several to a frame (at most kMaxPerFrame or about
+  // kMaxBytesPerFrame of message bytes), so a busy outlet costs one frame per batch, not per message.
+  static constexpr size_t kMaxPerFrame = 256;
+  static constexpr size_t kMaxBytesPerFrame = 256 * 1024;
+  std::vector<SharedMessage> deliverBatch;
   void pump(Session& s) {
     if (s.outlet.empty()) return;
     if (s.outlet == "*") return pumpTail(s);
     auto& b = *outlets.at(s.outlet);
-    while (b.inFlight() < s.credit) {
-      SharedMessage m = b.next(durableSeq, journal);
-      if (!m) break;
-      sendDeliver(s, *m, targetsFor(m->destinations, s.outlet), b.cursor());
+    for (;;) {
+      deliverBatch.clear();
+      size_t bytes = 0;
+      while (b.inFlight() < s.credit && deliverBatch.size() < kMaxPerFrame && bytes < kMaxBytesPerFrame) {
+        SharedMessage m = b.next(durableSeq, journal);
+        if (!m) break;
+        bytes += m->bodySizeBytes;
+        deliverBatch.push_back(std::move(m));
+      }
+      if (deliverBatch.empty()) return;
+      uint64_t cursor = b.cursor();
+      if (deliverBatch.size() == 1) {
+        sendDeliver(s, *deliverBatch[0], targetsFor(deliverBatch[0]->destinations, s.outlet), cursor);
+      } else {
+        capnp::MallocMessageBuilder mb(scratchSegment());
+        auto list = mb.initRoot<Frame>().initDeliveries(static_cast<unsigned>(deliverBatch.size()));
+        for (unsigned i = 0; i < deliverBatch.size(); ++i) fillDeliver(list[i], *deliverBatch[i], s.outlet, cursor);
+        sendFrame(&s, s.peer, mb);
+      }
     }
+  }
+
+  void fillDeliver(schema::Deliver::Builder d, const QueuedMessage& m, const std::string& outlet, uint64_t cursor) {
+    d.setSeq(m.seq);
+    d.setSender(m.sender);
+    d.setReceivedMs(m.receivedMs);
+    auto targets = targetsFor(m.destinations, outlet);
+    auto t = d.initTargets(static_cast<unsigned>(targets.size()));
+    for (unsigned i = 0; i < targets.size(); ++i) t.set(i, targets[i]);
+    d.setUrgent(m.urgent);
+    d.setMessage(m.bodyBytes());
+    d.setCursor(cursor);
   }
 
   void pumpTail(Session& s) {
@@ -674,7 +741,7 @@ struct BrokerCore::Impl {
     while (!awaiting.empty() && awaiting.front().id <= id) {
       Batch& b = awaiting.front();
       durableSeq = std::max(durableSeq, b.maxSeq);
-      for (auto& r : b.responses) sendResponse(r);
+      sendResponses(b.responses);
       pendingResponses -= b.responses.size();
       awaiting.pop_front();
     }

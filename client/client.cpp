@@ -548,9 +548,15 @@ void Client::Impl::dispatch(schema::Frame::Reader frame, int64_t now) {
   if (state_ != State::ready) return;  // leftovers before Welcome mean nothing for this session
   switch (frame.which()) {
     case F::PUBLISH_ACK: onPublishAck(frame.getPublishAck()); return;
+    case F::PUBLISH_ACKS:
+      for (auto a : frame.getPublishAcks()) onPublishAck(a);
+      return;
     case F::REJECT: onReject(frame.getReject(), now); return;
     case F::SUBSCRIBED: prune(frame.getSubscribed().getCursor()); return;
     case F::DELIVER: onDeliver(frame.getDeliver()); return;
+    case F::DELIVERIES:
+      for (auto d : frame.getDeliveries()) onDeliver(d);
+      return;
     case F::ADMIN_REPLY: {
       auto r = frame.getAdminReply();
       if (adminOutstanding_.erase(r.getToken()) == 0) return;  // not ours (or already failed)

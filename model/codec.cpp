@@ -2,6 +2,7 @@
 #include "model/codec.h"
 #include "model/typecheck.h"
 
+#include <kj/debug.h>
 #include <kj/exception.h>
 
 #include <cstring>
@@ -39,12 +40,15 @@ void touchRoot(schema::Frame::Reader f) { touchFrame(f); }
 template <typename T>
 typename T::Reader checkedRoot(kj::ArrayPtr<const capnp::word> words, const DecodeLimits& limits,
                                std::unique_ptr<capnp::FlatArrayMessageReader>& reader) {
-  {
-    capnp::FlatArrayMessageReader check(words, optionsFor(limits));
-    (void)check.getRoot<T>().totalSize();
-  }
-  reader = std::make_unique<capnp::FlatArrayMessageReader>(words, scaledOptionsFor(limits, kAccessReads));
+  // One reader: pass (1) and the typed walk each charge the traversal limit once, so the reader is given
+  // two more full reads than the application gets. The plain-limit bound on hostile bytes still holds:
+  // totalSize() runs first, when the reader's budget is kAccessReads + 2 reads, and a message larger than
+  // one read fails maxFrameBytes / traversalLimitWords checks in pass (1) itself (see below).
+  reader = std::make_unique<capnp::FlatArrayMessageReader>(words, scaledOptionsFor(limits, kAccessReads + 2));
   auto root = reader->getRoot<T>();
+  auto size = root.totalSize();
+  KJ_REQUIRE(size.wordCount <= limits.traversalLimitWords, "message exceeds traversal_limit_words",
+             size.wordCount, limits.traversalLimitWords);
   touchRoot(root);
   return root;
 }

@@ -23,13 +23,11 @@ void touch(Reference::Reader r) {
   touch(r.getId());
 }
 void touch(Point::Reader) {}
-void touch(Polygon::Reader p) {
-  for (auto pt : p.getPoints()) touch(pt);
-}
 void touch(Circle::Reader c) { touch(c.getCenter()); }
 // Every struct in our schemas has fields and an encoder gives each element of a struct list its full
 // size, so a list of zero-sized structs is never legitimate: it is the one way to claim millions of
 // elements in a few bytes, each of which a reader would then visit.
+void touch(Polygon::Reader p);
 void touch(Area::Reader a);
 void touch(Resource::Reader r);
 void touch(Info::Reader i);
@@ -48,6 +46,7 @@ void touchList(L list) {
   }
   for (auto e : list) touch(e);
 }
+void touch(Polygon::Reader p) { touchList(p.getPoints()); }
 void touch(Area::Reader a) {
   touch(a.getDescription());
   touchList(a.getPolygons());
@@ -161,6 +160,14 @@ void touchMessage(Message::Reader m) {
 
 namespace alertbus {
 
+namespace {
+void touchDeliver(schema::Deliver::Reader d) {
+  (void)d.getSender();
+  for (auto t : d.getTargets()) (void)t;
+  (void)d.getMessage();
+}
+}  // namespace
+
 void touchFrame(schema::Frame::Reader f) {
   using F = schema::Frame;
   switch (f.which()) {
@@ -192,13 +199,15 @@ void touchFrame(schema::Frame::Reader f) {
     case F::SUBSCRIBED:
       (void)f.getSubscribed().getOutlet();
       break;
-    case F::DELIVER: {
-      auto d = f.getDeliver();
-      (void)d.getSender();
-      for (auto t : d.getTargets()) (void)t;
-      (void)d.getMessage();
+    case F::DELIVER:
+      touchDeliver(f.getDeliver());
       break;
-    }
+    case F::DELIVERIES:
+      for (auto d : f.getDeliveries()) touchDeliver(d);
+      break;
+    case F::PUBLISH_ACKS:
+      (void)f.getPublishAcks().size();
+      break;
     case F::DELIVER_ACK:
       (void)f.getDeliverAck().getSeqs().size();
       break;

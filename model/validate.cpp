@@ -22,47 +22,61 @@ std::string num(double d) {
   return buf;
 }
 
+// A field path, rendered to text only when a problem is reported: validation runs on every publish, and
+// building "payload.warning[0].areas[1]" strings eagerly cost more than all the checks themselves.
+struct Path {
+  const Path* parent = nullptr;
+  const char* name = nullptr;  // appended as is, e.g. ".areas" or "payload.warning"
+  int index = -1;              // appended as [index] after name when >= 0
+  std::string str() const {
+    std::string s = parent ? parent->str() : std::string();
+    if (name) s += name;
+    if (index >= 0) s += "[" + std::to_string(index) + "]";
+    return s;
+  }
+};
+
 using Opt = std::optional<Problem>;
 Opt bad(std::string field, std::string value, std::string reason) {
   return Problem{"invalid", std::move(field), std::move(value), std::move(reason)};
 }
 
-Opt checkText(const std::string& field, capnp::Text::Reader t) {
-  if (!isCleanUtf8(t.cStr(), t.size())) return bad(field, clip({t.cStr(), t.size()}), "not valid UTF-8 text");
+Opt checkText(const Path& field, capnp::Text::Reader t) {
+  if (!isCleanUtf8(t.cStr(), t.size())) return bad(field.str(), clip({t.cStr(), t.size()}), "not valid UTF-8 text");
   return std::nullopt;
 }
 
-Opt checkPoint(const std::string& field, schema::Point::Reader p) {
+Opt checkPoint(const Path& field, schema::Point::Reader p) {
   double lat = p.getLat(), lon = p.getLon();
-  if (!std::isfinite(lat) || lat < -90 || lat > 90) return bad(field + ".lat", num(lat), "latitude outside -90..90");
+  if (!std::isfinite(lat) || lat < -90 || lat > 90) return bad(field.str() + ".lat", num(lat), "latitude outside -90..90");
   if (!std::isfinite(lon) || lon < -180 || lon > 180)
-    return bad(field + ".lon", num(lon), "longitude outside -180..180");
+    return bad(field.str() + ".lon", num(lon), "longitude outside -180..180");
   return std::nullopt;
 }
 
-Opt checkAreas(const std::string& base, capnp::List<schema::Area>::Reader areas) {
+Opt checkAreas(const Path& base, capnp::List<schema::Area>::Reader areas) {
   for (unsigned i = 0; i < areas.size(); ++i) {
     auto a = areas[i];
-    std::string af = base + "[" + std::to_string(i) + "]";
-    if (auto p = checkText(af + ".description", a.getDescription())) return p;
+    Path af{&base, nullptr, int(i)};
+    if (auto p = checkText(Path{&af, ".description"}, a.getDescription())) return p;
     auto polys = a.getPolygons();
     for (unsigned j = 0; j < polys.size(); ++j) {
-      std::string pf = af + ".polygons[" + std::to_string(j) + "]";
+      Path pf{&af, ".polygons", int(j)};
       auto pts = polys[j].getPoints();
-      if (pts.size() < 4) return bad(pf, std::to_string(pts.size()) + " points", "a polygon needs at least 4 points");
+      if (pts.size() < 4) return bad(pf.str(), std::to_string(pts.size()) + " points", "a polygon needs at least 4 points");
       for (unsigned k = 0; k < pts.size(); ++k)
-        if (auto p = checkPoint(pf + ".points[" + std::to_string(k) + "]", pts[k])) return p;
+        if (auto p = checkPoint(Path{&pf, ".points", int(k)}, pts[k])) return p;
       auto f = pts[0], l = pts[pts.size() - 1];
       if (f.getLat() != l.getLat() || f.getLon() != l.getLon())
-        return bad(pf, num(f.getLat()) + "," + num(f.getLon()) + " != " + num(l.getLat()) + "," + num(l.getLon()),
+        return bad(pf.str(), num(f.getLat()) + "," + num(f.getLon()) + " != " + num(l.getLat()) + "," + num(l.getLon()),
                    "ring not closed (first != last)");
     }
     auto circles = a.getCircles();
     for (unsigned j = 0; j < circles.size(); ++j) {
-      std::string cf = af + ".circles[" + std::to_string(j) + "]";
-      if (auto p = checkPoint(cf + ".center", circles[j].getCenter())) return p;
+      Path cf{&af, ".circles", int(j)};
+      if (auto p = checkPoint(Path{&cf, ".center"}, circles[j].getCenter())) return p;
       double r = circles[j].getRadiusKm();
-      if (!std::isfinite(r) || r < 0 || r > 20000) return bad(cf + ".radiusKm", num(r), "radius outside 0..20000 km");
+      if (!std::isfinite(r) || r < 0 || r > 20000) return bad(cf.str() + ".radiusKm", num(r), "radius outside 0..20000 km");
     }
     auto codes = a.getAdminCodes();
     for (unsigned j = 0; j < codes.size(); ++j) {
@@ -71,35 +85,35 @@ Opt checkAreas(const std::string& base, capnp::List<schema::Area>::Reader areas)
       for (char ch : c)
         if (ch < '0' || ch > '9') digits = false;
       if (!digits)
-        return bad(af + ".adminCodes[" + std::to_string(j) + "]", clip(c),
+        return bad(Path{&af, ".adminCodes", int(j)}.str(), clip(c),
                    "GB/T 2260 code must be 6 or 12 digits");
     }
   }
   return std::nullopt;
 }
 
-Opt checkInfos(const std::string& base, capnp::List<schema::Info>::Reader infos, int64_t nowMs, bool canExpire) {
-  if (infos.size() == 0) return bad(base, "[]", "at least one info is required");
+Opt checkInfos(const Path& base, capnp::List<schema::Info>::Reader infos, int64_t nowMs, bool canExpire) {
+  if (infos.size() == 0) return bad(base.str(), "[]", "at least one info is required");
   bool allExpired = true;
   for (unsigned i = 0; i < infos.size(); ++i) {
     auto info = infos[i];
-    std::string f = base + "[" + std::to_string(i) + "]";
+    Path f{&base, nullptr, int(i)};
     auto code = info.getEventCode();
-    if (code.size() == 0) return bad(f + ".eventCode", "", "event code is required");
-    if (code.size() > 64) return bad(f + ".eventCode", clip({code.cStr(), code.size()}), "longer than 64 bytes");
-    if (auto p = checkText(f + ".eventCode", code)) return p;
+    if (code.size() == 0) return bad(f.str() + ".eventCode", "", "event code is required");
+    if (code.size() > 64) return bad(f.str() + ".eventCode", clip({code.cStr(), code.size()}), "longer than 64 bytes");
+    if (auto p = checkText(Path{&f, ".eventCode"}, code)) return p;
     for (auto [name, t] : {std::pair{".headline", info.getHeadline()}, {".description", info.getDescription()},
                            {".instruction", info.getInstruction()}, {".event", info.getEvent()}})
-      if (auto p = checkText(f + name, t)) return p;
+      if (auto p = checkText(Path{&f, name}, t)) return p;
     int64_t onset = info.getOnsetMs(), expires = info.getExpiresMs();
-    if (expires < 0) return bad(f + ".expiresMs", std::to_string(expires), "negative time");
+    if (expires < 0) return bad(f.str() + ".expiresMs", std::to_string(expires), "negative time");
     if (expires != 0 && onset != 0 && expires < onset)
-      return bad(f + ".expiresMs", std::to_string(expires), "expires before onset " + std::to_string(onset));
+      return bad(f.str() + ".expiresMs", std::to_string(expires), "expires before onset " + std::to_string(onset));
     if (expires == 0 || expires > nowMs) allExpired = false;
-    if (auto p = checkAreas(f + ".areas", info.getAreas())) return p;
+    if (auto p = checkAreas(Path{&f, ".areas"}, info.getAreas())) return p;
   }
   if (canExpire && allExpired)
-    return Problem{"expired", base + "[0].expiresMs", std::to_string(infos[0].getExpiresMs()),
+    return Problem{"expired", base.str() + "[0].expiresMs", std::to_string(infos[0].getExpiresMs()),
                    "every info expired before it reached the broker (now " + std::to_string(nowMs) + ")"};
   return std::nullopt;
 }
@@ -156,36 +170,36 @@ std::optional<Problem> validateMessage(schema::Message::Reader m, int64_t nowMs)
   for (unsigned i = 0; i < refs.size(); ++i)
     if (refs[i].getId().size() == 0)
       return bad("references[" + std::to_string(i) + "].id", "", "reference without an id");
-  if (auto p = checkText("incident", m.getIncident())) return p;
+  if (auto p = checkText(Path{nullptr, "incident"}, m.getIncident())) return p;
   bool canExpire = type == schema::MsgType::ALERT || type == schema::MsgType::UPDATE;
   auto pl = m.getPayload();
   switch (pl.which()) {
     case schema::Message::Payload::UNSPECIFIED:
       return bad("payload", "unspecified", "payload is required");
     case schema::Message::Payload::WARNING:
-      return checkInfos("payload.warning", pl.getWarning(), nowMs, canExpire);
+      return checkInfos(Path{nullptr, "payload.warning"}, pl.getWarning(), nowMs, canExpire);
     case schema::Message::Payload::FORECAST:
-      return checkInfos("payload.forecast", pl.getForecast(), nowMs, canExpire);
+      return checkInfos(Path{nullptr, "payload.forecast"}, pl.getForecast(), nowMs, canExpire);
     case schema::Message::Payload::OBSERVATION: {
       auto o = pl.getObservation();
       if (o.getStation().size() == 0) return bad("payload.observation.station", "", "station is required");
       if (!std::isfinite(o.getValue()))
         return bad("payload.observation.value", num(o.getValue()), "value must be a finite number");
       if (o.getQuantity().size() == 0) return bad("payload.observation.quantity", "", "quantity is required");
-      return checkText("payload.observation.stationName", o.getStationName());
+      return checkText(Path{nullptr, "payload.observation.stationName"}, o.getStationName());
     }
     case schema::Message::Payload::SITREP:
-      return checkAreas("payload.sitrep.areas", pl.getSitrep().getAreas());
+      return checkAreas(Path{nullptr, "payload.sitrep.areas"}, pl.getSitrep().getAreas());
     case schema::Message::Payload::INSTRUCTION: {
       auto ins = pl.getInstruction();
       if (ins.getText().size() == 0 && ins.getHeadline().size() == 0)
         return bad("payload.instruction.text", "", "an instruction needs a headline or text");
-      return checkAreas("payload.instruction.areas", ins.getAreas());
+      return checkAreas(Path{nullptr, "payload.instruction.areas"}, ins.getAreas());
     }
     case schema::Message::Payload::FUSED_ALERT: {
       auto fa = pl.getFusedAlert();
       if (fa.getIncident().size() == 0) return bad("payload.fusedAlert.incident", "", "incident is required");
-      return checkAreas("payload.fusedAlert.areas", fa.getAreas());
+      return checkAreas(Path{nullptr, "payload.fusedAlert.areas"}, fa.getAreas());
     }
     case schema::Message::Payload::ACK:
       if (pl.getAck().getRef().getId().size() == 0)

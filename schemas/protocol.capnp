@@ -147,5 +147,9 @@ struct Frame {
     adminRequest @12 :AdminRequest;
     adminReply @13 :AdminReply;
     error @14 :Error;
+    publishAcks @15 :List(PublishAck);  # several acks in one frame: the broker sends the acks of one
+                                        # durable batch for one connection together, in publish order
+    deliveries @16 :List(Deliver);      # several deliveries in one frame, in delivery order; each
+                                        # counts against the credit window like a single Deliver
   }
 }

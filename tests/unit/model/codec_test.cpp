@@ -4,12 +4,14 @@
 // handles a frame, so a crash found once stays fixed.
 #include "model/codec.h"
 
+#include <capnp/any.h>
 #include <capnp/message.h>
 #include <catch2/catch.hpp>
 #include <kj/exception.h>
 
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iterator>
 #include <vector>
@@ -368,6 +370,55 @@ TEST_CASE("codec: pointers of the wrong kind for the schema are malformed at dec
     // 2^28 exceeds the traversal limit; 1000 fit it but are refused as zero-sized.
     CHECK_THAT(err.reason, Catch::Contains("zero-sized structs") || Catch::Contains("traversal limit"));
   }
+  }
+}
+
+TEST_CASE("codec: every struct list of a message is checked for zero-sized elements "
+          "(fuzz regression publish-polygon-points-zero-sized)",
+          "[codec]") {
+  // Each list is replaced by 100000 VOID elements (no bytes at all), which a reader accepts as a list
+  // of structs with every field at its default.
+  using Fill = std::function<capnp::AnyPointer::Builder(schema::Message::Builder)>;
+  auto areaOf = [](schema::Message::Builder m) {
+    auto info = m.getPayload().initWarning(1)[0];
+    info.setEventCode("typhoon");
+    return info.initAreas(1)[0];
+  };
+  std::vector<std::pair<const char*, Fill>> lists = {
+      // Pointer slots follow field ordinals: Message.references is pointer 2, Info.areas the last
+      // (15), Polygon.points 0, Area.circles 2.
+      {"references", [](schema::Message::Builder m) {
+         m.getPayload().initWarning(1)[0].setEventCode("typhoon");
+         return capnp::AnyStruct::Builder(kj::mv(m)).getPointerSection()[2];
+       }},
+      {"warning[0].areas", [](schema::Message::Builder m) {
+         auto info = m.getPayload().initWarning(1)[0];
+         info.setEventCode("typhoon");
+         return capnp::AnyStruct::Builder(kj::mv(info)).getPointerSection()[15];
+       }},
+      {"warning[0].areas[0].polygons[0].points", [&](schema::Message::Builder m) {
+         return capnp::AnyStruct::Builder(areaOf(m).initPolygons(1)[0]).getPointerSection()[0];
+       }},
+      {"warning[0].areas[0].circles", [&](schema::Message::Builder m) {
+         return capnp::AnyStruct::Builder(areaOf(m)).getPointerSection()[2];
+       }},
+  };
+  for (auto& [name, fill] : lists) {
+    DYNAMIC_SECTION(name) {
+      capnp::MallocMessageBuilder b;
+      auto m = b.initRoot<schema::Message>();
+      m.setId("urn:zero-sized");
+      m.setStatus(schema::Status::ACTUAL);
+      m.setMsgType(schema::MsgType::ALERT);
+      fill(m).initAsAnyList(capnp::ElementSize::VOID, 100000);
+      auto words = capnp::messageToFlatArray(b);
+      DecodedMessage dm;
+      DecodeError err;
+      bool ok = decodeMessage(words.asBytes(), DecodeLimits{}, dm, err);
+      INFO(err.reason);
+      CHECK_FALSE(ok);
+      CHECK_THAT(err.reason, Catch::Contains("zero-sized structs"));
+    }
   }
 }
 
