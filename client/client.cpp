@@ -684,7 +684,11 @@ void Client::Impl::onDeliver(schema::Deliver::Reader d) {
     return;
   }
   DecodeError err;
-  if (!decodeMessage(d.getMessage(), opt_.limits, message_, err)) {
+  // The broker type-checked this message when it was published (model/typecheck.h); bounds are checked
+  // again here, the field-by-field walk is not repeated for every delivery.
+  DecodeLimits limits = opt_.limits;
+  limits.typeCheck = false;
+  if (!decodeMessage(d.getMessage(), limits, message_, err)) {
     // Not acked on purpose: the message stays in the journal (redelivered on the next session) instead
     // of being lost silently; it holds one credit meanwhile. The application may ack(seq) from onError
     // to skip it after logging.

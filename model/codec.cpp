@@ -49,7 +49,7 @@ typename T::Reader checkedRoot(kj::ArrayPtr<const capnp::word> words, const Deco
   auto size = root.totalSize();
   KJ_REQUIRE(size.wordCount <= limits.traversalLimitWords, "message exceeds traversal_limit_words",
              size.wordCount, limits.traversalLimitWords);
-  touchRoot(root);
+  if (limits.typeCheck) touchRoot(root);
   return root;
 }
 

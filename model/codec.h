@@ -21,6 +21,9 @@ struct DecodeLimits {
   size_t maxFrameBytes = 1 << 20;       // bytes; larger frames are refused before parsing
   uint64_t traversalLimitWords = 1 << 18;  // 8-byte words read per message (2 MiB); bounds amplification
   unsigned nestingLimit = 32;           // pointer depth; our schemas need < 12
+  bool typeCheck = true;                // walk every field with its schema type (typecheck.h). Bounds,
+                                        // nesting and size are always checked; the client turns only this
+                                        // off for deliveries, which the broker type-checked at publish.
 };
 
 struct DecodeError {
