@@ -166,10 +166,15 @@ int cmdTail(const ConnectFlags& cf, uint64_t fromSeq, int64_t count, bool json) 
 }
 
 int cmdStatus(const ConnectFlags& cf, bool json) {
-  Client c(clientOptionsFrom(cf, "alertbus-cli status"));
+  auto opts = clientOptionsFrom(cf, "alertbus-cli status");
+  Client c(opts);
   bool got = false, ok = false;
   std::string body;
-  pollUntil(c, cf.timeoutMs, [&] { return c.connected(); });
+  if (!pollUntil(c, cf.timeoutMs, [&] { return c.connected(); })) {
+    std::cerr << "timeout: no Welcome from " << opts.endpoint << " within " << cf.timeoutMs
+              << " ms (broker not running, or this key is not in its agency registry)\n";
+    return 3;
+  }
   c.onAdminReply = [&](uint64_t, bool k, const std::string& j) {
     got = true;
     ok = k;

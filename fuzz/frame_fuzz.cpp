@@ -161,13 +161,16 @@ class CheckingSink : public FrameSink {
     }
     auto f = df.frame();
     if (f.isAdminReply() && peer == "peer-adm") lastAdminReplyOk = f.getAdminReply().getOk();
-    if (f.isDeliver()) {
+    auto checkDelivered = [&](schema::Deliver::Reader d) {
       DecodedMessage dm;
-      if (!decodeMessage(f.getDeliver().getMessage(), limits, dm, err)) {
+      if (!decodeMessage(d.getMessage(), limits, dm, err)) {
         std::fprintf(stderr, "broker delivered a message that does not decode: %s\n", err.reason.c_str());
         std::abort();
       }
-    }
+    };
+    if (f.isDeliver()) checkDelivered(f.getDeliver());
+    if (f.isDeliveries())
+      for (auto d : f.getDeliveries()) checkDelivered(d);
     ++sent;
     return true;
   }
