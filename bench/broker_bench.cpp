@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_message.h"
 #include "broker/sqlite_journal.h"
 #include "client/client.h"
 #include "tests/integration/broker_process.h"
@@ -39,26 +40,7 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// A serialised warning of exactly kMessageBytes (padded headline).
-kj::Array<capnp::word> benchMessage(const std::string& id) {
-  std::string pad;
-  for (;;) {
-    capnp::MallocMessageBuilder b;
-    auto m = b.initRoot<schema::Message>();
-    m.setId(id);
-    m.setSentMs(1);
-    m.setStatus(schema::Status::ACTUAL);
-    m.setMsgType(schema::MsgType::ALERT);
-    auto info = m.getPayload().initWarning(1)[0];
-    info.setEventCode("rainstorm");
-    info.setColour(schema::Colour::BLUE);
-    info.setHeadline(pad);
-    info.initAreas(1)[0].initAdminCodes(1).set(0, "330212");
-    auto words = capnp::messageToFlatArray(b);
-    if (words.asBytes().size() >= kMessageBytes) return words;
-    pad += 'x';
-  }
-}
+kj::Array<capnp::word> benchMessage(const std::string& id) { return bench::paddedWarning(id, kMessageBytes); }
 
 // (a) bare forwarder: returns messages/s.
 double bareForwarder(int perPublisher) {

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include "bench/bench_message.h"
 #include "broker/broker_core.h"
 #include "broker/sqlite_journal.h"
 #include "model/flat.h"
@@ -49,26 +50,6 @@ kj::Array<capnp::word> frameOf(const std::function<void(schema::Frame::Builder)>
   return capnp::messageToFlatArray(b);
 }
 
-kj::Array<capnp::word> message300(const std::string& id) {
-  std::string pad;
-  for (;;) {
-    capnp::MallocMessageBuilder b;
-    auto m = b.initRoot<schema::Message>();
-    m.setId(id);
-    m.setSentMs(1);
-    m.setStatus(schema::Status::ACTUAL);
-    m.setMsgType(schema::MsgType::ALERT);
-    auto info = m.getPayload().initWarning(1)[0];
-    info.setEventCode("rainstorm");
-    info.setColour(schema::Colour::BLUE);
-    info.setHeadline(pad);
-    info.initAreas(1)[0].initAdminCodes(1).set(0, "330212");
-    auto w = capnp::messageToFlatArray(b);
-    if (w.asBytes().size() >= 300) return w;
-    pad += 'x';
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,7 +71,7 @@ int main(int argc, char** argv) {
   std::vector<kj::Array<capnp::word>> publishes;
   publishes.reserve(n);
   for (size_t i = 0; i < n; ++i) {
-    auto body = message300("m-" + std::to_string(i));
+    auto body = bench::paddedWarning("m-" + std::to_string(i));
     publishes.push_back(frameOf([&](schema::Frame::Builder f) {
       auto p = f.initPublish();
       p.setToken(i + 1);
