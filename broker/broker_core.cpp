@@ -371,7 +371,11 @@ struct BrokerCore::Impl {
     }
     std::string key(peer);
     auto old = sessions.find(key);
-    if (old != sessions.end()) dropSession(old->second, "new Hello on the same connection");
+    if (old != sessions.end()) {
+      // A new session from scratch: no subscription, credit or tail state survives a second Hello.
+      dropSession(old->second, "new Hello on the same connection");
+      sessions.erase(old);
+    }
     Session& s = sessions[key];
     s.peer = key;
     s.agencyName = agencyName;
@@ -423,6 +427,7 @@ struct BrokerCore::Impl {
     auto m = dm.message();
     std::string_view id(m.getId().cStr(), m.getId().size());
     if (auto prob = validateMessage(m, now)) {
+      if (answerAsDuplicate(s, token, id)) return;
       queueReject(&s, s.peer, token, id, prob->code, prob->field, prob->value, prob->reason);
       return;
     }
@@ -435,6 +440,7 @@ struct BrokerCore::Impl {
     MessageFacts& facts = factsScratch;
     extractFacts(m, s.agencyName, facts);
     if (auto prob = Registry::mayPublish(*s.agency, facts)) {
+      if (answerAsDuplicate(s, token, id)) return;
       queueReject(&s, s.peer, token, id, prob->code, prob->field, prob->value, prob->reason);
       return;
     }
@@ -463,7 +469,7 @@ struct BrokerCore::Impl {
       r = journal.append(e);
     } catch (const JournalError& je) {
       failCurrentBatch(je);
-      queueReject(&s, s.peer, token, id, je.transient() ? "internal" : "internal", "", "",
+      queueReject(&s, s.peer, token, id, "internal", "", "",
                   std::string("journal: ") + je.what());
       return;
     }
@@ -495,6 +501,27 @@ struct BrokerCore::Impl {
     if (log.enabled(LogLevel::debug))
       log.debug("broker", "accepted msg " + s.agencyName + "/" + std::string(id) + " seq " + std::to_string(r.seq) +
                               " -> [" + destString + "]");
+  }
+
+  // A publish that would now be refused (its alert expired meanwhile, or the agency's permissions
+  // changed) may be the retry of one that was journaled before its ack got lost: answer it as the
+  // duplicate it is. Only on the refusal path, so the hot path pays nothing.
+  bool answerAsDuplicate(Session& s, uint64_t token, std::string_view id) {
+    StoredMessage row;
+    try {
+      if (id.empty() || !journal.find(s.agencyName, id, row)) return false;
+    } catch (const JournalError&) {
+      return false;
+    }
+    Response resp;
+    resp.peer = s.peer;
+    resp.token = token;
+    resp.seq = row.seq;
+    resp.duplicate = true;
+    current.responses.push_back(std::move(resp));
+    ++pendingResponses;
+    ++duplicates;
+    return true;
   }
 
   // The open batch could not be journaled: none of its appends exist. Turn its acks into retryable
@@ -540,6 +567,13 @@ struct BrokerCore::Impl {
     if (s.agency->role != AgencyRole::outlet || !Registry::mayServe(*s.agency, outlet)) {
       sendError(&s, s.peer, schema::ErrorCode::NOT_PERMITTED, "permission.serve_outlets", outlet,
                 "agency " + s.agencyName + " may not serve outlet " + outlet, "notPermitted");
+      return;
+    }
+    if (!outlets.count(outlet)) {
+      // Known outlets: named by a rule destination or an agency's serve_outlets, or with saved state.
+      // Anything else is a typo that would otherwise wait forever on an empty backlog.
+      sendError(&s, s.peer, schema::ErrorCode::UNKNOWN_OUTLET, "subscribe.outlet", outlet,
+                "no rule routes to outlet '" + outlet + "' and no agency serves it", "unknownOutlet");
       return;
     }
     auto& backlog = ensureOutlet(outlet, nullptr);
@@ -606,7 +640,11 @@ struct BrokerCore::Impl {
     for (;;) {
       deliverBatch.clear();
       size_t bytes = 0;
-      while (b.inFlight() < s.credit && deliverBatch.size() < kMaxPerFrame && bytes < kMaxBytesPerFrame) {
+      // Keep a batch within half the frame limit so it never outgrows what clients accept
+      // (a single delivery of a maximal message is the one frame that may reach about maxFrameBytes).
+      const size_t maxBytes = std::min(kMaxBytesPerFrame, opt.limits.maxFrameBytes / 2);
+      while (b.inFlight() < s.credit && deliverBatch.size() < kMaxPerFrame) {
+        if (!deliverBatch.empty() && bytes >= maxBytes) break;
         SharedMessage m = b.next(durableSeq, journal);
         if (!m) break;
         bytes += m->bodySizeBytes;
@@ -692,7 +730,8 @@ struct BrokerCore::Impl {
       rep.setJson(statusJson());
     } else {
       rep.setOk(false);
-      rep.setJson(nlohmann::json{{"error", "unknown admin command '" + clipValue(cmd) + "'"}}.dump());
+      rep.setJson(nlohmann::json{{"error", "unknown admin command '" + clipValue(cmd) + "'"}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
     sendFrame(&s, s.peer, b);
   }

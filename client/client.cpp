@@ -527,7 +527,13 @@ size_t Client::Impl::readAll(int64_t now) {
       continue;
     }
     DecodeError err;
-    if (!decodeFrame(rx_.data(), rx_.size(), opt_.limits, frame_, err)) {
+    // The broker may send a frame somewhat larger than the largest message it accepts (one maximal
+    // message plus delivery metadata, or a batch of up to half the limit plus one message): accept
+    // twice the configured limits from it (docs/protocol.md, "Limits").
+    DecodeLimits fromBroker = opt_.limits;
+    fromBroker.maxFrameBytes *= 2;
+    fromBroker.traversalLimitWords *= 2;
+    if (!decodeFrame(rx_.data(), rx_.size(), fromBroker, frame_, err)) {
       ++stats_.badFrames;
       report(err.code, "frame", std::to_string(rx_.size()) + " bytes", err.reason);
       continue;

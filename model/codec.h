@@ -45,7 +45,8 @@ class DecodedFrame {
 };
 
 // Decodes one wire frame. Returns false and fills `err` on oversize, truncation, garbage, or limit
-// violations. Cost: one copy of the bytes (ZeroMQ frames are not 8-byte aligned) plus one traversal.
+// violations. Cost: one copy of the bytes (ZeroMQ frames are not 8-byte aligned), one bounds traversal
+// (totalSize) and, when limits.typeCheck, one typed walk of every field (typecheck.h).
 bool decodeFrame(const void* data, size_t size, const DecodeLimits& limits, DecodedFrame& out,
                  DecodeError& err);
 

@@ -305,3 +305,40 @@ TEST_CASE("bus: status shows clients, outlet backlog and rejections by reason", 
   // The rejection is logged with the message id.
   CHECK(broker.log().find("water/not-allowed") != std::string::npos);
 }
+
+TEST_CASE("bus: subscribing to an outlet nobody routes to is refused as unknownOutlet", "[bus][delivery]") {
+  TempDir dir;
+  auto setup = defaultSetup();
+  setup.agencies.push_back({"any-outlet", "outlet", {"ack"}, {}, {"*"}});
+  BrokerProcess broker(dir, setup);
+  broker.start();
+  Client c(broker.clientOptions("any-outlet"));
+  std::vector<RejectInfo> errors;
+  c.onError = [&](const RejectInfo& e) { errors.push_back(e); };
+  c.subscribe("dashbord", 10);
+  REQUIRE(waitFor([&] { return !errors.empty(); }, 10000, &c));
+  CHECK(errors[0].code == "unknownOutlet");
+  CHECK(errors[0].value == "dashbord");
+}
+
+TEST_CASE("bus: a retry of a journaled alert that expired meanwhile is acknowledged as a duplicate, not refused",
+          "[bus][durability]") {
+  TempDir dir;
+  BrokerProcess broker(dir, defaultSetup());
+  broker.start();
+  Publisher met(broker.clientOptions("met"));
+  int64_t soon = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch()).count() + 1500;
+  auto first = met.publish(sampleWarning("short-lived", "typhoon", schema::Colour::YELLOW, "330212", soon));
+  REQUIRE(waitFor([&] { return met.seqOfToken.count(first) > 0; }, 10000, &met.client));
+  // Wait until it has expired, then publish the same message again (as after a lost ack).
+  REQUIRE(waitFor([&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch()).count() > soon + 50;
+  }, 5000, &met.client));
+  auto retry = met.publish(sampleWarning("short-lived", "typhoon", schema::Colour::YELLOW, "330212", soon));
+  auto fresh = met.publish(sampleWarning("expired-on-arrival", "typhoon", schema::Colour::YELLOW, "330212", soon));
+  REQUIRE(waitFor([&] { return met.seqOfToken.count(retry) && met.rejects.count(fresh); }, 10000, &met.client));
+  CHECK(met.seqOfToken[retry] == met.seqOfToken[first]);
+  CHECK(met.rejects[fresh].code == "expired");
+}
