@@ -19,6 +19,8 @@ frames="$root/tests/integration/raw_frames"
 seeds_dir="$root/tests/data/fuzz/seeds"
 regressions_dir="$root/tests/data/fuzz/regressions"
 
+"$root/scripts/install-deps.sh" --fuzz  # clang-14 and libFuzzer, only if missing
+
 need() { command -v "$1" >/dev/null || { echo "fuzz.sh: '$1' not found ($2)" >&2; exit 2; }; }
 
 # Encodes every text frame and message in $frames into binary frames in directory $1 (a Message becomes
