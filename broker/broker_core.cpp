@@ -292,8 +292,9 @@ struct BrokerCore::Impl {
       return;
     }
     if (s) {
+      // The per-agency map (status: "last heard") is refreshed at most once a second per session.
+      if (now / 1000 != s->lastHeardMs / 1000) lastHeardByAgency[s->agencyName] = now;
       s->lastHeardMs = now;
-      lastHeardByAgency[s->agencyName] = now;
     }
     DecodedFrame df;
     DecodeError err;

@@ -115,7 +115,9 @@ SharedMessage OutletBacklog::next(uint64_t durableSeq, Journal& journal) {
 
 bool OutletBacklog::ack(uint64_t seq) {
   if (inFlight_.erase(seq) == 0) return false;
-  ackedAbove_.insert(seq);
+  // Only an ack that overtakes an outstanding lower seq needs remembering: an in-order ack is covered
+  // by the cursor, which is derived from what is still outstanding.
+  if (seq > cursor()) ackedAbove_.insert(seq);
   ++acknowledged_;
   dirty_ = true;
   return true;
