@@ -110,6 +110,8 @@ struct BrokerRun {
 // (b)/(c): publishers and the outlet are threads of this process, each with its own Client.
 // ratePerPublisher = 0: as fast as the window allows.
 BrokerRun realBroker(bool curve, int perPublisher, double ratePerPublisher) {
+  // One ZeroMQ context for all clients of this process (as in the bare forwarder baseline): 2 I/O threads.
+  zmq::context_t ctx(2);
   TempDir dir;
   BrokerProcess broker(dir, benchSetup(curve));
   broker.start();
@@ -120,7 +122,9 @@ BrokerRun realBroker(bool curve, int perPublisher, double ratePerPublisher) {
   std::atomic<bool> outletReady{false};
   std::atomic<int64_t> t0{0}, t1{0}, tAcks{0};
   std::thread outlet([&] {
-    Client c(broker.clientOptions("out"));
+    auto outOpts = broker.clientOptions("out");
+    outOpts.zmqContext = &ctx;
+    Client c(outOpts);
     size_t got = 0;
     c.onDeliver = [&](const Delivery& d) {
       int64_t now = nowNs();
@@ -144,6 +148,7 @@ BrokerRun realBroker(bool curve, int perPublisher, double ratePerPublisher) {
     pubs.emplace_back([&, p] {
       auto opts = broker.clientOptions("p" + std::to_string(p));
       opts.maxInFlight = publisherWindow();
+      opts.zmqContext = &ctx;
       Client c(opts);
       size_t acked = 0;
       c.onAck = [&](uint64_t, uint64_t, bool) { ++acked; };

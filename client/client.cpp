@@ -144,8 +144,9 @@ struct Client::Impl {
   size_t maxInFlight_;
   std::unique_ptr<Outbox> outbox_;
 
-  zmq::context_t ctx_{1};
-  std::optional<zmq::socket_t> sock_;  // destroyed before ctx_ (declared after it)
+  std::optional<zmq::context_t> ownCtx_;  // when options.zmqContext is null
+  zmq::context_t* ctx_ = nullptr;         // the context sockets are made in (owned or shared)
+  std::optional<zmq::socket_t> sock_;     // destroyed before ownCtx_ (declared after it)
   State state_ = State::idle;
   bool everWelcomed_ = false;
   bool outageReported_ = false;        // one "no answer" report per outage
@@ -216,6 +217,12 @@ Client::Impl::Impl(Client& owner, ClientOptions options)
     if (!isZ85Key(opt_.secretKey)) throw std::invalid_argument("client: secret key is not a Z85 key");
   }
   if (opt_.clientName.empty()) opt_.clientName = "alertbus-client";
+  if (opt_.zmqContext) {
+    ctx_ = static_cast<zmq::context_t*>(opt_.zmqContext);
+  } else {
+    ownCtx_.emplace(1);
+    ctx_ = &*ownCtx_;
+  }
   if (opt_.outboxPath.empty()) {
     outbox_ = std::make_unique<MemoryOutbox>(opt_.outboxLimit);
   } else {
@@ -239,7 +246,7 @@ Client::Impl::~Impl() {
 
 void Client::Impl::openSocket(int64_t now) {
   sock_.reset();
-  zmq::socket_t s(ctx_, zmq::socket_type::dealer);
+  zmq::socket_t s(*ctx_, zmq::socket_type::dealer);
   s.set(zmq::sockopt::linger, 0);
   s.set(zmq::sockopt::immediate, 1);
   // One TCP connection per socket: if it drops, the session is gone (a restarted broker would not know

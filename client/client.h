@@ -34,6 +34,10 @@ struct ClientOptions {
   uint32_t reconnectMinMs = 100;   // reconnect backoff starts here, doubles per failure ...
   uint32_t reconnectMaxMs = 5000;  // ... up to here
   DecodeLimits limits;             // bounds on frames received from the broker
+  void* zmqContext = nullptr;      // a zmq::context_t* (void* keeps ZeroMQ out of this header) to share
+                                   // with other Clients of the process, as ZeroMQ advises (one context,
+                                   // one set of I/O threads); it must outlive the Client. nullptr: the
+                                   // Client owns a context with one I/O thread.
 };
 
 class OutboxFull : public std::runtime_error {
