@@ -2,6 +2,7 @@
 // publish/serve permission checks. Invariant: a Registry holds only agencies that passed validation:
 // names and public keys are unique, every key is 40 valid Z85 characters.
 #include "broker/registry.h"
+#include "client/keys.h"
 
 #include <toml++/toml.h>
 
@@ -15,33 +16,6 @@
 namespace alertbus {
 namespace {
 
-constexpr std::string_view kZ85 =
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-
-// 40 Z85 characters that decode to 32 bytes: each group of 5 must encode a value below 2^32 (some
-// 5-character strings of the alphabet overflow and are not a valid encoding).
-bool isValidZ85Key(std::string_view s, std::string& why) {
-  if (s.size() != 40) {
-    why = "is " + std::to_string(s.size()) + " characters, expected 40 Z85 characters";
-    return false;
-  }
-  for (size_t g = 0; g < 40; g += 5) {
-    uint64_t v = 0;
-    for (size_t i = g; i < g + 5; ++i) {
-      auto pos = kZ85.find(s[i]);
-      if (pos == std::string_view::npos) {
-        why = "has a character outside the Z85 alphabet at position " + std::to_string(i + 1);
-        return false;
-      }
-      v = v * 85 + pos;
-    }
-    if (v > 0xFFFFFFFFull) {
-      why = "is not a valid Z85 encoding (group " + std::to_string(g / 5 + 1) + " overflows 32 bits)";
-      return false;
-    }
-  }
-  return true;
-}
 
 const char* typeName(const toml::node& n) {
   switch (n.type()) {
@@ -138,40 +112,16 @@ bool readStrings(Ctx& c, const toml::node& n, const std::string& what, std::vect
   return ok;
 }
 
-// Reads `public = "..."` from a key file (client/keys.h format; `secret` is ignored). Reports at
-// `line` of the registry file, naming the key file's path.
-bool readKeyFile(Ctx& c, int line, const std::string& label, const std::string& path, std::string& key) {
-  std::string text, why;
-  if (!readText(path, text, why)) {
-    c.add(line, label + ": public_key_file " + path + ": cannot read (" + why + ")");
-    return false;
-  }
-  toml::table t;
+// Reads the public key of a key file (client/keys.h format). Reports at `line` of the registry file,
+// naming the key file's path and its own line.
+bool readPublicKeyFile(Ctx& c, int line, const std::string& label, const std::string& path, std::string& key) {
   try {
-    t = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    c.add(line, label + ": public_key_file " + path + ":" + std::to_string(e.source().begin.line) +
-                    ": TOML syntax error: " + std::string(e.description()));
+    key = readKeyFile(path, false).publicKey;
+    return true;
+  } catch (const std::exception& e) {
+    c.add(line, label + ": public_key_file " + e.what());
     return false;
   }
-  bool ok = true;
-  for (auto&& [k, v] : t)
-    if (k.str() != "public" && k.str() != "secret") {
-      c.add(line, label + ": public_key_file " + path + ":" + std::to_string(lineOf(k)) + ": unknown key '" +
-                      std::string(k.str()) + "' (allowed: public, secret)");
-      ok = false;
-    }
-  auto* pub = t.get("public");
-  if (!pub || !pub->is_string()) {
-    c.add(line, label + ": public_key_file " + path + ": missing string key 'public'");
-    return false;
-  }
-  if (!isValidZ85Key(pub->as_string()->get(), why)) {
-    c.add(line, label + ": public_key_file " + path + ":" + std::to_string(lineOf(*pub)) + ": public key " + why);
-    return false;
-  }
-  key = pub->as_string()->get();
-  return ok;
 }
 
 void parseAgency(Ctx& c, const toml::table& t, size_t index, Agency& a) {
@@ -212,7 +162,7 @@ void parseAgency(Ctx& c, const toml::table& t, size_t index, Agency& a) {
       std::string why;
       if (!s)
         fail(lineOf(v), std::string("public_key must be a string, got ") + typeName(v));
-      else if (!isValidZ85Key(s->get(), why))
+      else if (!checkZ85Key(s->get(), why))
         fail(lineOf(v), "public_key " + why);
       else
         a.publicKey = s->get();
@@ -227,7 +177,7 @@ void parseAgency(Ctx& c, const toml::table& t, size_t index, Agency& a) {
       }
       std::string path = s->get();
       if (path[0] != '/' && !c.baseDir.empty()) path = c.baseDir + "/" + path;
-      readKeyFile(c, lineOf(v), label, path, a.publicKey);
+      readPublicKeyFile(c, lineOf(v), label, path, a.publicKey);
     } else if (key == "publish_kinds") {
       std::vector<std::pair<std::string, int>> list;
       if (!readStrings(c, v, label + ": publish_kinds", list)) continue;

@@ -69,16 +69,40 @@ void fsyncDir(const std::string& dir) {
 
 }  // namespace
 
-bool isZ85Key(const std::string& s) {
-  if (s.size() != 40) return false;
-  static const char kAlphabet[] =
-      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-  for (char c : s) {
-    if (c == '\0' || std::strchr(kAlphabet, c) == nullptr) return false;
+namespace {
+constexpr std::string_view kZ85 =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+}  // namespace
+
+// 40 Z85 characters that decode to 32 bytes: each group of 5 must encode a value below 2^32 (some
+// 5-character strings of the alphabet overflow and are not a valid encoding).
+bool checkZ85Key(std::string_view s, std::string& why) {
+  if (s.size() != 40) {
+    why = "is " + std::to_string(s.size()) + " characters, expected 40 Z85 characters";
+    return false;
   }
-  // Every 5-character group must also encode a value below 2^32.
-  uint8_t raw[32];
-  return zmq_z85_decode(raw, s.c_str()) != nullptr;
+  for (size_t g = 0; g < 40; g += 5) {
+    uint64_t v = 0;
+    for (size_t i = g; i < g + 5; ++i) {
+      auto pos = kZ85.find(s[i]);
+      if (pos == std::string_view::npos) {
+        why = "has a character outside the Z85 alphabet at position " + std::to_string(i + 1);
+        return false;
+      }
+      v = v * 85 + pos;
+    }
+    if (v > 0xFFFFFFFFull) {
+      why = "is not a valid Z85 encoding (group " + std::to_string(g / 5 + 1) + " overflows 32 bits)";
+      return false;
+    }
+  }
+  return true;
+}
+
+
+bool isZ85Key(const std::string& s) {
+  std::string why;
+  return checkZ85Key(s, why);
 }
 
 KeyPair generateKeyPair() {
@@ -127,7 +151,8 @@ KeyPair readKeyFile(const std::string& path, bool needSecret) {
     table = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    throw std::runtime_error(path + ":" + std::to_string(where.line) + ": " + std::string(e.description()));
+    throw std::runtime_error(path + ":" + std::to_string(where.line) + ": TOML syntax error: " +
+                             std::string(e.description()));
   }
   KeyPair pair;
   auto lineOf = [](const toml::node& n) { return n.source().begin.line; };
@@ -139,10 +164,9 @@ KeyPair readKeyFile(const std::string& path, bool needSecret) {
     }
     const std::string* value = node.as_string() ? &node.as_string()->get() : nullptr;
     if (value == nullptr) throw std::runtime_error(at + k + ": expected a string of 40 Z85 characters");
-    if (!isZ85Key(*value)) {
-      throw std::runtime_error(path + ":" + std::to_string(lineOf(node)) + ": " + k +
-                               ": not a key (need 40 Z85 characters, got " + std::to_string(value->size()) +
-                               " characters)");
+    std::string why;
+    if (!checkZ85Key(*value, why)) {
+      throw std::runtime_error(path + ":" + std::to_string(lineOf(node)) + ": " + k + " key " + why);
     }
     (k == "public" ? pair.publicKey : pair.secretKey) = *value;
   }

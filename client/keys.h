@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace alertbus {
 
@@ -22,5 +23,8 @@ void writeKeyFiles(const std::string& dir, const std::string& name, const KeyPai
 // key that is not 40 Z85 characters. `needSecret` requires the secret key.
 KeyPair readKeyFile(const std::string& path, bool needSecret);
 
-bool isZ85Key(const std::string& s);  // 40 chars of the Z85 alphabet
+bool isZ85Key(const std::string& s);  // a valid Z85 encoding of a 32-byte key (40 chars)
+// The same with the reason when it is not: length, the first character outside the alphabet, or the
+// 5-character group that overflows 32 bits.
+bool checkZ85Key(std::string_view s, std::string& why);
 }  // namespace alertbus

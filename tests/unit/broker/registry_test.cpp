@@ -1,6 +1,7 @@
 // Agency registry: validation (every error path, with its line), key files relative to the registry
 // file, the sample config/agencies.toml, and the publish/serve permission checks.
 #include "broker/registry.h"
+#include "client/keys.h"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -100,7 +101,8 @@ TEST_CASE("registry: the test key helper makes valid distinct keys", "[registry]
 TEST_CASE("registry: a valid registry with inline keys and key files", "[registry]") {
   TempDir dir;
   dir.write("keys/water.pub", "public = \"" + testKey(2) + "\"\n");
-  dir.write("keys/sms.key", "public = \"" + testKey(3) + "\"\nsecret = \"" + testKey(4) + "\"\n");
+  KeyPair sms = generateKeyPair();  // a .key file must hold a matching pair
+  dir.write("keys/sms.key", "public = \"" + sms.publicKey + "\"\nsecret = \"" + sms.secretKey + "\"\n");
   std::string path = dir.write("conf/agencies.toml",
                                agency("met", "adapter", testKey(1),
                                       "publish_kinds = [\"warning\", \"forecast\"]\npublish_events = [\"typhoon\", "
@@ -118,7 +120,7 @@ TEST_CASE("registry: a valid registry with inline keys and key files", "[registr
   REQUIRE(water);
   CHECK(water->name == "water");
   CHECK(water->line == 7);
-  CHECK(reg->byName("sms")->publicKey == testKey(3));
+  CHECK(reg->byName("sms")->publicKey == sms.publicKey);
   CHECK(reg->byName("sms")->role == AgencyRole::outlet);
   CHECK(reg->byName("met")->publishEvents == std::vector<std::string>{"typhoon", "11B*"});
   CHECK(reg->byKey(testKey(9)) == nullptr);
@@ -229,7 +231,7 @@ TEST_CASE("registry: key file problems name the path", "[registry]") {
   };
   SECTION("a missing key file") {
     auto errors = parseBad(reg("keys/missing.pub"), dir.path.string());
-    CHECK(hasError(errors, 4, "public_key_file " + (dir.path / "keys/missing.pub").string() + ": cannot read ("));
+    CHECK(hasError(errors, 4, "public_key_file " + (dir.path / "keys/missing.pub").string() + ": cannot open key file: "));
   }
   SECTION("a key file with a bad key") {
     dir.write("keys/met.pub", "# comment\npublic = \"short\"\n");
@@ -239,7 +241,7 @@ TEST_CASE("registry: key file problems name the path", "[registry]") {
   SECTION("a key file without 'public'") {
     dir.write("keys/met.pub", "secret = \"" + testKey(1) + "\"\n");
     auto errors = parseBad(reg("keys/met.pub"), dir.path.string());
-    CHECK(hasError(errors, 4, "keys/met.pub: missing string key 'public'"));
+    CHECK(hasError(errors, 4, "keys/met.pub: missing key 'public'"));
   }
   SECTION("a key file with an unknown key") {
     dir.write("keys/met.pub", "public = \"" + testKey(1) + "\"\nowner = \"met\"\n");

@@ -132,7 +132,7 @@ TEST_CASE("keys: readKeyFile errors name the file and the line", "[keys]") {
   }
   SECTION("bad key text") {
     auto p = dir.write("b.key", "# comment\npublic = \"" + pair.publicKey + "\"\nsecret = \"too short\"\n");
-    CHECK_THAT(errorOf([&] { readKeyFile(p, true); }), Catch::StartsWith(p + ":3: secret: not a key"));
+    CHECK_THAT(errorOf([&] { readKeyFile(p, true); }), Catch::StartsWith(p + ":3: secret key is 9 characters"));
   }
   SECTION("not a string") {
     auto p = dir.write("n.key", "public = 42\n");
