@@ -861,6 +861,7 @@ void BrokerCore::onFrame(std::string_view peer, const void* data, size_t size, s
 }
 std::optional<uint64_t> BrokerCore::endTurn() { return impl_->endTurn(); }
 void BrokerCore::onDurable(uint64_t id) { impl_->onDurable(id); }
+size_t BrokerCore::uncommittedAppends() const { return impl_->current.messages.size(); }
 void BrokerCore::onTimer() { impl_->onTimer(); }
 int BrokerCore::timerDueInMs() const {
   int64_t d = impl_->nextTimerMs - impl_->clock();

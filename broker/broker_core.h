@@ -61,6 +61,9 @@ class BrokerCore {
   // of a batch whose acknowledgements wait for durability, or nullopt if there is nothing to flush.
   // The transport must call journal.flush() (on its flusher thread) and then onDurable(id).
   std::optional<uint64_t> endTurn();
+  // Publishes appended since the last endTurn() (uncommitted). The transport keeps one transaction
+  // open while the flusher is busy, so that one commit (and one fsync) covers what arrived meanwhile.
+  size_t uncommittedAppends() const;
   // Everything committed up to batch `id` is durable: send its acks, release deliveries.
   void onDurable(uint64_t id);
   // Timers: heartbeats, dead sessions. Call at least every heartbeatMs / 2.

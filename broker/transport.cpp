@@ -197,7 +197,12 @@ void Transport::run(const std::function<std::unique_ptr<BrokerCore>(FrameSink&)>
       }
       flushing = false;
     }
-    if (auto batch = core->endTurn()) waitingBatch = batch;
+    // Group commit follows the fsync cycle: while the flusher syncs, keep appending to the open
+    // transaction (bounded by commitEveryAppends) and commit when it is free: fewer, larger commits, and
+    // no publisher waits longer (its ack needs the next fsync either way).
+    if (!flushing || core->uncommittedAppends() >= i.opt.commitEveryAppends) {
+      if (auto batch = core->endTurn()) waitingBatch = batch;
+    }
     if (waitingBatch && !flushing) {
       uint64_t id = *waitingBatch;
       i.flushPair.send(zmq::buffer(&id, sizeof id));

@@ -24,7 +24,8 @@ struct TransportOptions {
   bool curve = true;
   std::string serverSecretKey;       // Z85; required when curve
   std::string serverPublicKey;       // Z85; reported in logs/status
-  size_t maxFramesPerTurn = 1024;    // frames handled per event-loop turn (bounds one group commit)
+  size_t maxFramesPerTurn = 1024;    // frames handled per event-loop turn
+  size_t commitEveryAppends = 8192;  // while an fsync runs, commit anyway once this many appends wait
   size_t hardMaxFrameBytes = 4 << 20;  // libzmq drops a connection sending more (ZMQ_MAXMSGSIZE)
   int sendHighWaterMark = 100000;    // frames queued per peer before sends fail (counted)
   int receiveHighWaterMark = 100000;
