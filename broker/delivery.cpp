@@ -71,8 +71,6 @@ void OutletBacklog::refill(Journal& journal) {
   constexpr size_t kScanBatch = 1024;
   constexpr int kMaxBatchesPerCall = 16;  // bounds the time one event-loop turn spends scanning
   for (int i = 0; i < kMaxBatchesPerCall && spilled_ && urgent_.size() + routine_.size() < memoryWindow_ / 2; ++i) {
-    size_t pushed = 0;
-    bool reachedEnd = true;
     size_t visited = journal.scan(spillScanPos_, kScanBatch, [&](StoredMessage& row) {
       if (row.seq > routedThrough_) return false;  // not yet committed-and-routed: enqueue() will bring it
       spillScanPos_ = row.seq;
@@ -87,16 +85,14 @@ void OutletBacklog::refill(Journal& journal) {
       m->bodySizeBytes = row.bodySizeBytes;
       m->body = std::move(row.body);
       push(m);
-      ++pushed;
       return true;
     });
-    if (visited == kScanBatch && spillScanPos_ < routedThrough_) reachedEnd = false;
-    if (spillScanPos_ >= routedThrough_ || (reachedEnd && visited < kScanBatch)) {
+    // Caught up: everything committed and routed so far has been read (seqs have no gaps).
+    if (spillScanPos_ >= routedThrough_ || visited < kScanBatch) {
       spilled_ = false;
       spillScanPos_ = std::max(spillScanPos_, routedThrough_);
     }
     if (visited == 0) break;
-    (void)pushed;
   }
 }
 
