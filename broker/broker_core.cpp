@@ -122,9 +122,9 @@ struct BrokerCore::Impl {
   int64_t startedMs = 0;
   int64_t nextTimerMs = 0;
 
-  std::vector<Destination> destScratch;
-  MessageFacts factsScratch;
-  std::string destString;
+  CheckScratch checkScratch;
+  std::function<void(PublishJob&&)> offload;  // set by the transport: check publishes on another thread
+  size_t inChecker = 0;                       // publishes handed to the checker, not yet back
 
   Impl(Journal& j, FrameSink& s, const Logger& l, std::shared_ptr<const Registry> reg,
        std::shared_ptr<const RuleSet> r, BrokerOptions o, std::function<int64_t()> c)
@@ -412,54 +412,66 @@ struct BrokerCore::Impl {
 
   void onPublish(Session& s, schema::Publish::Reader p, int64_t now) {
     uint64_t token = p.getToken();
+    auto bytes = p.getMessage();
+    if (offload) {
+      // Decode/validate/route on the checker thread; the answer comes back through onChecked(), in order.
+      PublishJob job;
+      job.peer = s.peer;
+      job.agencyName = s.agencyName;
+      job.registry = s.registry;
+      job.agency = s.agency;
+      job.rules = rules;
+      job.token = token;
+      job.nowMs = now;
+      job.limits = opt.limits;
+      if (pendingResponses + inChecker >= opt.maxPendingAcks) {
+        job.overloaded = true;
+      } else {
+        job.body = kj::heapArray<capnp::word>((bytes.size() + 7) / 8);
+        if (bytes.size() > 0) memcpy(job.body.begin(), bytes.begin(), bytes.size());
+        job.bodySizeBytes = bytes.size();
+      }
+      ++inChecker;
+      offload(std::move(job));
+      return;
+    }
     if (pendingResponses >= opt.maxPendingAcks) {
       queueReject(&s, s.peer, token, "", "overloaded", "", "",
                   "broker has " + std::to_string(pendingResponses) + " publishes awaiting fsync; retry with backoff");
       return;
     }
-    auto bytes = p.getMessage();
-    DecodedMessage dm;
-    DecodeError err;
-    if (!decodeMessage(bytes, opt.limits, dm, err)) {
-      queueReject(&s, s.peer, token, "", err.code, "publish.message", std::to_string(bytes.size()) + " bytes",
-                  err.reason);
+    CheckedPublish c = checkPublish(*s.agency, s.agencyName, bytes, opt.limits, *rules, now, checkScratch);
+    commitChecked(&s, s.peer, s.agencyName, token, c, bytes, now);
+  }
+
+  void onChecked(PublishJob&& job, CheckedPublish&& c) {
+    --inChecker;
+    auto it = sessions.find(job.peer);
+    Session* s = it == sessions.end() ? nullptr : &it->second;
+    if (job.overloaded) {
+      queueReject(s, job.peer, job.token, "", "overloaded", "", "",
+                  "broker has " + std::to_string(pendingResponses) + " publishes awaiting fsync; retry with backoff");
       return;
     }
-    auto m = dm.message();
-    std::string_view id(m.getId().cStr(), m.getId().size());
-    if (auto prob = validateMessage(m, now)) {
-      if (answerAsDuplicate(s, token, id)) return;
-      queueReject(&s, s.peer, token, id, prob->code, prob->field, prob->value, prob->reason);
+    commitChecked(s, job.peer, job.agencyName, job.token, c, job.bodyBytes(), job.nowMs);
+  }
+
+  // The journal half of a publish, on the event-loop thread: duplicate-on-refusal, append, answer.
+  void commitChecked(Session* s, const std::string& peer, const std::string& agencyName, uint64_t token,
+                     const CheckedPublish& c, kj::ArrayPtr<const kj::byte> bytes, int64_t now) {
+    std::string_view id = c.id;
+    if (!c.ok) {
+      if (c.dupCheck && answerAsDuplicate(s, peer, agencyName, token, id)) return;
+      queueReject(s, peer, token, id, c.code, c.field, c.value, c.reason);
       return;
-    }
-    std::string_view claimed(m.getSender().cStr(), m.getSender().size());
-    if (!claimed.empty() && claimed != s.agencyName) {
-      queueReject(&s, s.peer, token, id, "invalid", "sender", std::string(claimed),
-                  "sender is stamped by the broker: leave it empty or set your own agency '" + s.agencyName + "'");
-      return;
-    }
-    MessageFacts& facts = factsScratch;
-    extractFacts(m, s.agencyName, facts);
-    if (auto prob = Registry::mayPublish(*s.agency, facts)) {
-      if (answerAsDuplicate(s, token, id)) return;
-      queueReject(&s, s.peer, token, id, prob->code, prob->field, prob->value, prob->reason);
-      return;
-    }
-    rules->route(facts, now, destScratch);
-    destString.clear();
-    for (auto& d : destScratch) {
-      if (!destString.empty()) destString += '\n';
-      destString += d.outlet;
-      destString += ':';
-      destString += d.target;
     }
     JournalEntry e;
-    e.sender = s.agencyName;
+    e.sender = agencyName;
     e.id = id;
     e.receivedMs = now;
-    e.kind = static_cast<uint8_t>(facts.kind);
-    e.urgent = facts.urgent();
-    e.destinations = destString;
+    e.kind = c.kind;
+    e.urgent = c.urgent;
+    e.destinations = c.destinations;
     e.body = bytes;
     AppendResult r;
     try {
@@ -470,52 +482,54 @@ struct BrokerCore::Impl {
       r = journal.append(e);
     } catch (const JournalError& je) {
       failCurrentBatch(je);
-      queueReject(&s, s.peer, token, id, "internal", "", "",
+      queueReject(s, peer, token, id, "internal", "", "",
                   std::string("journal: ") + je.what());
       return;
     }
     Response resp;
-    resp.peer = s.peer;
+    resp.peer = peer;
     resp.token = token;
     resp.seq = r.seq;
     resp.duplicate = r.duplicate;
     current.responses.push_back(std::move(resp));
     ++pendingResponses;
-    ++s.published;
+    if (s) ++s->published;
     if (r.duplicate) {
       ++duplicates;
-      log.debug("broker", "duplicate msg " + s.agencyName + "/" + std::string(id) + " = seq " + std::to_string(r.seq));
+      log.debug("broker", "duplicate msg " + agencyName + "/" + std::string(id) + " = seq " + std::to_string(r.seq));
       return;
     }
     ++accepted;
     current.maxSeq = std::max(current.maxSeq, r.seq);
     auto qm = std::make_shared<QueuedMessage>();
     qm->seq = r.seq;
-    qm->sender = s.agencyName;
+    qm->sender = agencyName;
     qm->receivedMs = now;
     qm->urgent = e.urgent;
-    qm->destinations = destString;
+    qm->destinations = c.destinations;
     qm->bodySizeBytes = bytes.size();
     qm->body = kj::heapArray<capnp::word>((bytes.size() + 7) / 8);
     memcpy(qm->body.begin(), bytes.begin(), bytes.size());
     current.messages.push_back(std::move(qm));
     if (log.enabled(LogLevel::debug))
-      log.debug("broker", "accepted msg " + s.agencyName + "/" + std::string(id) + " seq " + std::to_string(r.seq) +
-                              " -> [" + destString + "]");
+      log.debug("broker", "accepted msg " + agencyName + "/" + std::string(id) + " seq " + std::to_string(r.seq) +
+                              " -> [" + c.destinations + "]");
   }
 
   // A publish that would now be refused (its alert expired meanwhile, or the agency's permissions
   // changed) may be the retry of one that was journaled before its ack got lost: answer it as the
   // duplicate it is. Only on the refusal path, so the hot path pays nothing.
-  bool answerAsDuplicate(Session& s, uint64_t token, std::string_view id) {
+  bool answerAsDuplicate(Session* s, const std::string& peer, const std::string& agencyName, uint64_t token,
+                         std::string_view id) {
     StoredMessage row;
     try {
-      if (id.empty() || !journal.find(s.agencyName, id, row)) return false;
+      if (id.empty() || !journal.find(agencyName, id, row)) return false;
     } catch (const JournalError&) {
       return false;
     }
+    (void)s;
     Response resp;
-    resp.peer = s.peer;
+    resp.peer = peer;
     resp.token = token;
     resp.seq = row.seq;
     resp.duplicate = true;
@@ -850,6 +864,68 @@ struct BrokerCore::Impl {
   }
 };
 
+CheckedPublish checkPublish(const Agency& agency, const std::string& agencyName, kj::ArrayPtr<const kj::byte> bytes,
+                            const DecodeLimits& limits, const RuleSet& rules, int64_t now, CheckScratch& scratch) {
+  CheckedPublish c;
+  DecodedMessage dm;
+  DecodeError err;
+  if (!decodeMessage(bytes, limits, dm, err)) {
+    c.code = err.code;
+    c.field = "publish.message";
+    c.value = std::to_string(bytes.size()) + " bytes";
+    c.reason = err.reason;
+    return c;
+  }
+  // Everything below reads a bounds- and type-checked message; a capnp exception here would be a bug,
+  // reported as malformed rather than escaping the thread.
+  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
+                auto m = dm.message();
+                c.id.assign(m.getId().cStr(), m.getId().size());
+                if (auto prob = validateMessage(m, now)) {
+                  c.dupCheck = true;
+                  c.code = prob->code;
+                  c.field = prob->field;
+                  c.value = prob->value;
+                  c.reason = prob->reason;
+                  return;
+                }
+                std::string_view claimed(m.getSender().cStr(), m.getSender().size());
+                if (!claimed.empty() && claimed != agencyName) {
+                  c.code = "invalid";
+                  c.field = "sender";
+                  c.value = std::string(claimed);
+                  c.reason = "sender is stamped by the broker: leave it empty or set your own agency '" + agencyName + "'";
+                  return;
+                }
+                MessageFacts& facts = scratch.facts;
+                extractFacts(m, agencyName, facts);
+                if (auto prob = Registry::mayPublish(agency, facts)) {
+                  c.dupCheck = true;
+                  c.code = prob->code;
+                  c.field = prob->field;
+                  c.value = prob->value;
+                  c.reason = prob->reason;
+                  return;
+                }
+                rules.route(facts, now, scratch.destinations);
+                for (auto& d : scratch.destinations) {
+                  if (!c.destinations.empty()) c.destinations += '\n';
+                  c.destinations += d.outlet;
+                  c.destinations += ':';
+                  c.destinations += d.target;
+                }
+                c.kind = static_cast<uint8_t>(facts.kind);
+                c.urgent = facts.urgent();
+                c.ok = true;
+              })) {
+    c = CheckedPublish{};
+    c.code = "malformed";
+    c.field = "publish.message";
+    c.reason = e->getDescription().cStr();
+  }
+  return c;
+}
+
 BrokerCore::BrokerCore(Journal& journal, FrameSink& sink, const Logger& log, std::shared_ptr<const Registry> registry,
                        std::shared_ptr<const RuleSet> rules, BrokerOptions options, std::function<int64_t()> clock)
     : impl_(std::make_unique<Impl>(journal, sink, log, std::move(registry), std::move(rules), std::move(options),
@@ -862,6 +938,7 @@ void BrokerCore::onFrame(std::string_view peer, const void* data, size_t size, s
 std::optional<uint64_t> BrokerCore::endTurn() { return impl_->endTurn(); }
 void BrokerCore::onDurable(uint64_t id) { impl_->onDurable(id); }
 size_t BrokerCore::uncommittedAppends() const { return impl_->current.messages.size(); }
+size_t BrokerCore::publishesBeingChecked() const { return impl_->inChecker; }
 void BrokerCore::onTimer() { impl_->onTimer(); }
 int BrokerCore::timerDueInMs() const {
   int64_t d = impl_->nextTimerMs - impl_->clock();
@@ -885,6 +962,10 @@ void BrokerCore::setRegistry(std::shared_ptr<const Registry> registry) {
   }
 }
 void BrokerCore::setRules(std::shared_ptr<const RuleSet> rules) { impl_->rules = std::move(rules); }
+void BrokerCore::setOffload(std::function<void(PublishJob&&)> submit) { impl_->offload = std::move(submit); }
+void BrokerCore::onChecked(PublishJob&& job, CheckedPublish&& result) {
+  impl_->onChecked(std::move(job), std::move(result));
+}
 std::string BrokerCore::statusJson() const { return impl_->statusJson(); }
 
 }  // namespace alertbus

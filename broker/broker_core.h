@@ -36,6 +36,42 @@ class FrameSink {
   virtual bool send(std::string_view peer, kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) = 0;
 };
 
+// The pure half of handling a Publish: decode, validate, check the sender and the agency's permissions,
+// route. Thread-safe (touches only its arguments and `scratch`), so the transport can run it on a checker
+// thread while the event loop does sockets and the journal.
+struct CheckedPublish {
+  bool ok = false;
+  bool dupCheck = false;               // refused by validation/permissions: a journaled original wins
+  std::string code, field, value, reason;  // when !ok
+  std::string id;
+  uint8_t kind = 0;                    // alertbus::Kind
+  bool urgent = false;
+  std::string destinations;            // "outlet:target" joined by '\n'
+};
+struct CheckScratch {                  // reusable buffers for checkPublish (one per thread)
+  MessageFacts facts;
+  std::vector<Destination> destinations;
+};
+CheckedPublish checkPublish(const Agency& agency, const std::string& agencyName, kj::ArrayPtr<const kj::byte> message,
+                            const DecodeLimits& limits, const RuleSet& rules, int64_t nowMs, CheckScratch& scratch);
+
+// A publish handed to the checker thread, with everything it needs (snapshots keep `agency` and `rules`
+// alive across configuration swaps).
+struct PublishJob {
+  std::string peer;
+  std::string agencyName;
+  std::shared_ptr<const Registry> registry;
+  const Agency* agency = nullptr;
+  std::shared_ptr<const RuleSet> rules;
+  uint64_t token = 0;
+  int64_t nowMs = 0;
+  DecodeLimits limits;
+  bool overloaded = false;             // not checked: answered Reject{overloaded} in order
+  kj::Array<capnp::word> body;         // aligned copy of Publish.message
+  size_t bodySizeBytes = 0;
+  kj::ArrayPtr<const kj::byte> bodyBytes() const { return body.asBytes().slice(0, bodySizeBytes); }
+};
+
 struct BrokerOptions {
   std::string brokerId = "alertbus";
   bool curve = true;                   // false: trust Hello.agency (insecure dev/bench mode)
@@ -70,6 +106,13 @@ class BrokerCore {
   void onTimer();
   // How long the event loop may sleep before onTimer() is due, in ms.
   int timerDueInMs() const;
+
+  // Offload: when set, every Publish is handed to `submit` (in arrival order) instead of being checked
+  // inline; the transport runs checkPublish() on another thread and returns each result, in the same
+  // order, through onChecked() on the event-loop thread. Answers keep the publish order either way.
+  void setOffload(std::function<void(PublishJob&&)> submit);
+  void onChecked(PublishJob&& job, CheckedPublish&& result);
+  size_t publishesBeingChecked() const;  // handed to the checker, result not yet back
 
   // Hot swap of configuration (validated by the caller). Sessions whose key left the registry are closed.
   void setRegistry(std::shared_ptr<const Registry> registry);

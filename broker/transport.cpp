@@ -10,6 +10,9 @@
 #include <signal.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <thread>
 
 namespace alertbus {
@@ -91,6 +94,49 @@ void flushLoop(zmq::context_t& ctx, Journal& journal, const Logger& log) {
   }
 }
 
+// The checker thread's queues. Lock order: only `mu` exists. Jobs go in and results come out in the
+// same order; the event loop is woken through the checker's PAIR socket (one signal per batch).
+struct CheckerQueues {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<PublishJob> jobs;
+  std::deque<std::pair<PublishJob, CheckedPublish>> results;
+  bool stop = false;
+  std::atomic<bool> signalled{false};
+};
+
+// Runs checkPublish for queued jobs; results leave in job order.
+void checkLoop(zmq::context_t& ctx, CheckerQueues& q) {
+  blockSignalsInThisThread();
+  zmq::socket_t pair(ctx, zmq::socket_type::pair);
+  pair.set(zmq::sockopt::linger, 0);
+  pair.connect("inproc://alertbus-check");
+  CheckScratch scratch;
+  std::deque<PublishJob> batch;
+  std::deque<std::pair<PublishJob, CheckedPublish>> done;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(q.mu);
+      q.cv.wait(lock, [&] { return q.stop || !q.jobs.empty(); });
+      if (q.stop && q.jobs.empty()) return;
+      batch.swap(q.jobs);
+    }
+    for (auto& job : batch) {
+      CheckedPublish c;
+      if (!job.overloaded)
+        c = checkPublish(*job.agency, job.agencyName, job.bodyBytes(), job.limits, *job.rules, job.nowMs, scratch);
+      done.emplace_back(std::move(job), std::move(c));
+    }
+    batch.clear();
+    {
+      std::lock_guard<std::mutex> lock(q.mu);
+      for (auto& r : done) q.results.push_back(std::move(r));
+    }
+    done.clear();
+    if (!q.signalled.exchange(true)) pair.send(zmq::const_buffer("c", 1), zmq::send_flags::dontwait);
+  }
+}
+
 }  // namespace
 
 struct Transport::Impl : FrameSink {
@@ -101,8 +147,11 @@ struct Transport::Impl : FrameSink {
   zmq::context_t ctx{1};
   zmq::socket_t router{ctx, zmq::socket_type::router};
   zmq::socket_t flushPair{ctx, zmq::socket_type::pair};
+  zmq::socket_t checkPair{ctx, zmq::socket_type::pair};
+  CheckerQueues checker;
+  std::vector<PublishJob> outgoingJobs;  // collected during a turn, handed over once per turn
   std::atomic<bool> zapStop{false};
-  std::thread zapThread, flushThread;
+  std::thread zapThread, flushThread, checkThread;
 
   Impl(TransportOptions o, Journal& j, const Logger& l, std::shared_ptr<const Registry> r)
       : opt(std::move(o)), journal(j), log(l), registry(std::move(r)) {}
@@ -126,6 +175,14 @@ Transport::Transport(TransportOptions options, Journal& journal, const Logger& l
 
 Transport::~Transport() {
   auto& i = *impl_;
+  if (i.checkThread.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(i.checker.mu);
+      i.checker.stop = true;
+    }
+    i.checker.cv.notify_one();
+    i.checkThread.join();
+  }
   i.zapStop.store(true);
   if (i.flushThread.joinable()) {
     i.flushPair.send(zmq::const_buffer(nullptr, 0));
@@ -159,21 +216,52 @@ std::string Transport::bind() {
   i.flushPair.set(zmq::sockopt::linger, 0);
   i.flushPair.bind("inproc://alertbus-flush");
   i.flushThread = std::thread(flushLoop, std::ref(i.ctx), std::ref(i.journal), std::cref(i.log));
+  if (i.opt.checkerThread) {
+    i.checkPair.set(zmq::sockopt::linger, 0);
+    i.checkPair.bind("inproc://alertbus-check");
+    i.checkThread = std::thread(checkLoop, std::ref(i.ctx), std::ref(i.checker));
+  }
   return i.router.get(zmq::sockopt::last_endpoint);
 }
 
 void Transport::run(const std::function<std::unique_ptr<BrokerCore>(FrameSink&)>& makeCore) {
   auto& i = *impl_;
   std::unique_ptr<BrokerCore> core = makeCore(i);
+  if (i.opt.checkerThread) core->setOffload([&i](PublishJob&& job) { i.outgoingJobs.push_back(std::move(job)); });
+  auto handOverJobs = [&] {
+    if (i.outgoingJobs.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(i.checker.mu);
+      for (auto& j : i.outgoingJobs) i.checker.jobs.push_back(std::move(j));
+    }
+    i.outgoingJobs.clear();
+    i.checker.cv.notify_one();
+  };
+  std::deque<std::pair<PublishJob, CheckedPublish>> checked;
+  auto takeResults = [&] {
+    zmq::message_t sig;
+    while (i.checkPair.recv(sig, zmq::recv_flags::dontwait)) {
+    }
+    i.checker.signalled.store(false);
+    {
+      std::lock_guard<std::mutex> lock(i.checker.mu);
+      checked.swap(i.checker.results);
+    }
+    for (auto& [job, result] : checked) core->onChecked(std::move(job), std::move(result));
+    checked.clear();
+  };
   bool flushing = false;
   std::optional<uint64_t> waitingBatch;
   zmq::message_t idFrame, body;
   core->onTimer();
   while (!stop_.load()) {
-    zmq::pollitem_t items[] = {{i.router.handle(), 0, ZMQ_POLLIN, 0}, {i.flushPair.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{i.router.handle(), 0, ZMQ_POLLIN, 0},
+                               {i.flushPair.handle(), 0, ZMQ_POLLIN, 0},
+                               {i.checkPair.handle(), 0, ZMQ_POLLIN, 0}};
     int timeout = std::min(core->timerDueInMs(), 500);
     // The C call: cppzmq's zmq::poll throws on EINTR, which is how SIGTERM arrives here.
-    if (zmq_poll(items, 2, timeout) < 0 && zmq_errno() != EINTR) throw zmq::error_t();
+    if (zmq_poll(items, i.opt.checkerThread ? 3 : 2, timeout) < 0 && zmq_errno() != EINTR) throw zmq::error_t();
+    if (i.opt.checkerThread && (items[2].revents & ZMQ_POLLIN)) takeResults();
     if (items[0].revents & ZMQ_POLLIN) {
       // Drain up to maxFramesPerTurn: one EAGAIN per turn at most, never a spin on an empty socket.
       for (size_t n = 0; n < i.opt.maxFramesPerTurn; ++n) {
@@ -187,6 +275,7 @@ void Transport::run(const std::function<std::unique_ptr<BrokerCore>(FrameSink&)>
         while (body.more() && i.router.recv(body, zmq::recv_flags::none)) {
         }
       }
+      handOverJobs();
     }
     if (items[1].revents & ZMQ_POLLIN) {
       zmq::message_t done;
@@ -211,9 +300,15 @@ void Transport::run(const std::function<std::unique_ptr<BrokerCore>(FrameSink&)>
     }
     if (core->timerDueInMs() == 0) core->onTimer();
   }
-  // Graceful stop: let the last batch become durable so its publishers get their acks.
-  if (auto batch = core->endTurn()) waitingBatch = batch;
+  // Graceful stop: answer what the checker still holds, then let the last batch become durable so its
+  // publishers get their acks.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (i.opt.checkerThread && core->publishesBeingChecked() > 0 && std::chrono::steady_clock::now() < deadline) {
+    zmq::pollitem_t items[] = {{i.checkPair.handle(), 0, ZMQ_POLLIN, 0}};
+    (void)zmq_poll(items, 1, 100);
+    takeResults();
+  }
+  if (auto batch = core->endTurn()) waitingBatch = batch;
   while ((flushing || waitingBatch) && std::chrono::steady_clock::now() < deadline) {
     if (waitingBatch && !flushing) {
       uint64_t id = *waitingBatch;

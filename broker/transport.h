@@ -5,6 +5,8 @@
 //   event loop : ROUTER (clients), PAIR "inproc://alertbus-flush" (to the flusher)
 //   ZAP        : REP "inproc://zeromq.zap.01"
 //   flusher    : PAIR (the other end); calls Journal::flush() only
+//   checker    : PAIR "inproc://alertbus-check" (wake-ups only); runs checkPublish() on queued jobs
+//                (CheckerQueues, one mutex) and returns results in order
 // The registry used by ZAP is swapped atomically (std::atomic_store on shared_ptr).
 #pragma once
 
@@ -26,6 +28,7 @@ struct TransportOptions {
   std::string serverPublicKey;       // Z85; reported in logs/status
   size_t maxFramesPerTurn = 1024;    // frames handled per event-loop turn
   size_t commitEveryAppends = 8192;  // while an fsync runs, commit anyway once this many appends wait
+  bool checkerThread = true;         // decode/validate/route publishes on a second thread (see broker_core.h)
   size_t hardMaxFrameBytes = 4 << 20;  // libzmq drops a connection sending more (ZMQ_MAXMSGSIZE)
   int sendHighWaterMark = 100000;    // frames queued per peer before sends fail (counted)
   int receiveHighWaterMark = 100000;
