@@ -881,14 +881,15 @@ CheckedPublish checkPublish(const Agency& agency, const std::string& agencyName,
   KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
                 auto m = dm.message();
                 c.id.assign(m.getId().cStr(), m.getId().size());
-                if (auto prob = validateMessage(m, now)) {
+                // Refused by validation or permissions: a journaled original (lost ack) still wins.
+                auto refuse = [&](Problem& p) {
                   c.dupCheck = true;
-                  c.code = prob->code;
-                  c.field = prob->field;
-                  c.value = prob->value;
-                  c.reason = prob->reason;
-                  return;
-                }
+                  c.code = std::move(p.code);
+                  c.field = std::move(p.field);
+                  c.value = std::move(p.value);
+                  c.reason = std::move(p.reason);
+                };
+                if (auto prob = validateMessage(m, now)) return refuse(*prob);
                 std::string_view claimed(m.getSender().cStr(), m.getSender().size());
                 if (!claimed.empty() && claimed != agencyName) {
                   c.code = "invalid";
@@ -899,14 +900,7 @@ CheckedPublish checkPublish(const Agency& agency, const std::string& agencyName,
                 }
                 MessageFacts& facts = scratch.facts;
                 extractFacts(m, agencyName, facts);
-                if (auto prob = Registry::mayPublish(agency, facts)) {
-                  c.dupCheck = true;
-                  c.code = prob->code;
-                  c.field = prob->field;
-                  c.value = prob->value;
-                  c.reason = prob->reason;
-                  return;
-                }
+                if (auto prob = Registry::mayPublish(agency, facts)) return refuse(*prob);
                 rules.route(facts, now, scratch.destinations);
                 for (auto& d : scratch.destinations) {
                   if (!c.destinations.empty()) c.destinations += '\n';
