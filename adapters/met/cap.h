@@ -1,0 +1,78 @@
+// OASIS CAP 1.0/1.1/1.2 alert document -> one alertbus Message (payload.warning, one Info per CAP info).
+// Pure: no I/O, no globals; safe to call from any thread on distinct builders. Never throws on bad input.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <capnp/message.h>
+
+namespace alertbus::met {
+
+// Largest document parseCap accepts; bigger input is rejected unread (bounds memory and work per alert).
+constexpr size_t kMaxCapBytes = 2 * 1024 * 1024;
+
+struct CapProblem {
+  enum class Level { warning, error };
+  Level level = Level::error;  // error: the alert is rejected; warning: a part was dropped or defaulted
+  std::string source;          // as passed to parseCap (file path, URL, "stdin")
+  std::string position;        // element path, 1-based like XPath: "alert/info[2]/area[1]/polygon[3]"; for
+                               // malformed XML "offset 1234" (pugixml's byte offset into the input)
+  std::string field;           // CAP element name, e.g. "polygon", "sent"
+  std::string value;           // offending value, at most 200 bytes, control characters replaced by '?'
+  std::string reason;          // one line
+  // "source: position: field=value: reason" (with "warning: " in front for warnings).
+  std::string str() const;
+};
+
+struct CapResult {
+  bool accepted = false;        // no error: `out` holds a complete Message (still run validateMessage)
+  std::string capVersion;       // "1.0" | "1.1" | "1.2" once the namespace is recognised
+  std::string capSender;        // CAP <sender>, e.g. "w-nws.webmaster@noaa.gov" (see parseCap)
+  std::vector<CapProblem> problems;  // errors and warnings in document order
+  size_t errorCount() const;
+};
+
+// Maps one CAP alert document to one alertbus Message built as the root of `out` (any previous root is
+// replaced). `xml` is the document byte for byte; it is copied into provenance.original and need not
+// outlive the call. `source` names where it came from; `receivedMs` is ms since the Unix epoch, UTC.
+//
+// Mapping (schemas/message.capnp):
+//   identifier -> id; sent -> sentMs; status, msgType; references -> references (CAP senders kept there);
+//   incidents -> incident (as received); every info -> payload.warning[i]; provenance = {application/cap+xml,
+//   original bytes, source, receivedMs}. Message.sender is left empty: the broker stamps the agency. The
+//   CAP sender is returned in CapResult::capSender (it is also inside provenance.original).
+//   info.eventCode (normative): the first eventCode whose valueName is, case-insensitively, "alertbus",
+//   "CMA" or "GB/T 35965" (in that order of preference); else the first non-empty eventCode value whose
+//   valueName is not document metadata (PROFILE_VERSION, LICENSE, AREA_COLOR: DWD profile); else the
+//   event text with ASCII lower-cased, cut to 64 bytes. All eventCodes are kept in eventCodes.
+//   info.colour: from the first parameter named (case-insensitively) colour, color, level, awareness_level,
+//   预警级别 or 预警颜色 whose value contains a token red/orange/yellow/blue or starts with 红/橙/黄/蓝
+//   (e.g. "2; yellow; Moderate", "橙色"); otherwise from severity: extreme=red, severe=orange,
+//   moderate=yellow, minor=blue; else unspecified.
+//   area.adminCodes: geocode values of 6 or 12 ASCII digits whose valueName is, case-insensitively, GB2260,
+//   GB/T 2260, GBT2260, GB_T_2260, ADCODE or 行政区划代码. Every geocode also goes to geocodes as received.
+//   area.altitudeM/ceilingM: CAP gives feet; converted to metres; NaN when absent.
+//   Not mapped (no schema field; still in provenance.original, not checked): scope, restriction, addresses,
+//   code, note, password, derefUri, XML-DSig Signature.
+//   info.language defaults to "en-US" (CAP default). Unknown enum words leave the field unspecified with a
+//   warning. Times: ISO 8601 "YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm)".
+//
+// Errors (accepted = false): input larger than kMaxCapBytes, malformed XML (one error with pugixml's
+// offset), any DOCTYPE or ENTITY declaration (refused, never resolved), a root that is not alert in a CAP
+// 1.0/1.1/1.2 namespace (any prefix), missing/invalid identifier, sender, sent, status or msgType, no info.
+// Warnings (accepted stays true, the part is dropped): a polygon that is empty, has an odd coordinate,
+// fewer than 4 points, is not closed (first != last) or is out of range; a bad circle; a bad reference
+// triple; an unparsable info time (left 0); a malformed resource size; an unknown enum word. An empty
+// <references/> is ignored silently.
+// Encoding: BOM and XML declaration detection by pugixml (UTF-8/16/32, ISO-8859-1 converted to UTF-8); a
+// document that claims or defaults to UTF-8 but is not valid UTF-8 is decoded as ISO-8859-1 with a warning.
+// Cost: linear in the document size; allocates (pugixml DOM + `out`).
+CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out);
+
+// Parses a CAP/ISO 8601 date-time with a UTC offset into ms since the Unix epoch. False if malformed.
+bool parseCapTime(std::string_view text, int64_t& ms);
+
+}  // namespace alertbus::met
