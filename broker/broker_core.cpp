@@ -19,13 +19,6 @@ namespace {
 
 using schema::Frame;
 
-std::string clipValue(std::string_view v) {
-  std::string s(v.substr(0, 200));
-  for (auto& c : s)
-    if (static_cast<unsigned char>(c) < 0x20) c = '?';
-  return s;
-}
-
 std::string hexPeer(std::string_view peer) {
   static const char* d = "0123456789abcdef";
   std::string s;
@@ -631,15 +624,7 @@ struct BrokerCore::Impl {
 
   void sendDeliver(Session& s, const QueuedMessage& m, const std::vector<std::string>& targets, uint64_t cursor) {
     capnp::MallocMessageBuilder b(scratchSegment());
-    auto d = b.initRoot<Frame>().initDeliver();
-    d.setSeq(m.seq);
-    d.setSender(m.sender);
-    d.setReceivedMs(m.receivedMs);
-    auto t = d.initTargets(static_cast<unsigned>(targets.size()));
-    for (unsigned i = 0; i < targets.size(); ++i) t.set(i, targets[i]);
-    d.setUrgent(m.urgent);
-    d.setMessage(m.bodyBytes());
-    d.setCursor(cursor);
+    fillDeliver(b.initRoot<Frame>().initDeliver(), m, targets, cursor);
     sendFrame(&s, s.peer, b);
   }
 
@@ -672,17 +657,17 @@ struct BrokerCore::Impl {
       } else {
         capnp::MallocMessageBuilder mb(scratchSegment());
         auto list = mb.initRoot<Frame>().initDeliveries(static_cast<unsigned>(deliverBatch.size()));
-        for (unsigned i = 0; i < deliverBatch.size(); ++i) fillDeliver(list[i], *deliverBatch[i], s.outlet, cursor);
+        for (unsigned i = 0; i < deliverBatch.size(); ++i) fillDeliver(list[i], *deliverBatch[i], targetsFor(deliverBatch[i]->destinations, s.outlet), cursor);
         sendFrame(&s, s.peer, mb);
       }
     }
   }
 
-  void fillDeliver(schema::Deliver::Builder d, const QueuedMessage& m, const std::string& outlet, uint64_t cursor) {
+  void fillDeliver(schema::Deliver::Builder d, const QueuedMessage& m, const std::vector<std::string>& targets,
+                   uint64_t cursor) {
     d.setSeq(m.seq);
     d.setSender(m.sender);
     d.setReceivedMs(m.receivedMs);
-    auto targets = targetsFor(m.destinations, outlet);
     auto t = d.initTargets(static_cast<unsigned>(targets.size()));
     for (unsigned i = 0; i < targets.size(); ++i) t.set(i, targets[i]);
     d.setUrgent(m.urgent);
@@ -703,17 +688,8 @@ struct BrokerCore::Impl {
         m.urgent = row.urgent;
         m.bodySizeBytes = row.bodySizeBytes;
         m.body = std::move(row.body);
-        std::vector<std::string> all;
-        std::string_view d = row.destinations;
-        size_t pos = 0;
-        while (pos < d.size()) {
-          size_t end = d.find('\n', pos);
-          if (end == std::string_view::npos) end = d.size();
-          all.emplace_back(d.substr(pos, end - pos));
-          pos = end + 1;
-        }
         s.tailInFlight.insert(m.seq);
-        sendDeliver(s, m, all, 0);  // a tail is not durable: no cursor to prune by
+        sendDeliver(s, m, splitDestinations(row.destinations), 0);  // a tail is not durable: no cursor to prune by
         return true;
       });
       if (n == 0) {

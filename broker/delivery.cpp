@@ -6,34 +6,43 @@
 
 namespace alertbus {
 
-std::vector<std::string> targetsFor(std::string_view destinations, std::string_view outlet) {
-  std::vector<std::string> out;
+namespace {
+// Calls fn for each non-empty "outlet:target" entry of a journaled destination list.
+template <typename Fn>
+void forEachDestination(std::string_view destinations, Fn&& fn) {
   size_t pos = 0;
-  while (pos <= destinations.size()) {
+  while (pos < destinations.size()) {
     size_t end = destinations.find('\n', pos);
     if (end == std::string_view::npos) end = destinations.size();
-    std::string_view d = destinations.substr(pos, end - pos);
-    if (d.size() > outlet.size() && d.compare(0, outlet.size(), outlet) == 0 && d[outlet.size()] == ':')
-      out.emplace_back(d.substr(outlet.size() + 1));
+    if (end > pos) fn(destinations.substr(pos, end - pos));
     pos = end + 1;
   }
+}
+}  // namespace
+
+std::vector<std::string> splitDestinations(std::string_view destinations) {
+  std::vector<std::string> out;
+  forEachDestination(destinations, [&](std::string_view d) { out.emplace_back(d); });
+  return out;
+}
+
+std::vector<std::string> targetsFor(std::string_view destinations, std::string_view outlet) {
+  std::vector<std::string> out;
+  forEachDestination(destinations, [&](std::string_view d) {
+    if (d.size() > outlet.size() && d.compare(0, outlet.size(), outlet) == 0 && d[outlet.size()] == ':')
+      out.emplace_back(d.substr(outlet.size() + 1));
+  });
   return out;
 }
 
 std::vector<std::string> outletsIn(std::string_view destinations) {
   std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < destinations.size()) {
-    size_t end = destinations.find('\n', pos);
-    if (end == std::string_view::npos) end = destinations.size();
-    std::string_view d = destinations.substr(pos, end - pos);
+  forEachDestination(destinations, [&](std::string_view d) {
     size_t colon = d.find(':');
-    if (colon != std::string_view::npos) {
-      std::string o(d.substr(0, colon));
-      if (std::find(out.begin(), out.end(), o) == out.end()) out.push_back(std::move(o));
-    }
-    pos = end + 1;
-  }
+    if (colon == std::string_view::npos) return;
+    std::string o(d.substr(0, colon));
+    if (std::find(out.begin(), out.end(), o) == out.end()) out.push_back(std::move(o));
+  });
   return out;
 }
 

@@ -38,6 +38,8 @@ using SharedMessage = std::shared_ptr<const QueuedMessage>;
 
 // The targets of `destinations` that belong to `outlet` ("sms:a\nsms:b\ndashboard:c", "sms" -> {a, b}).
 std::vector<std::string> targetsFor(std::string_view destinations, std::string_view outlet);
+// Every "outlet:target" entry of `destinations`, in order (what a tail shows).
+std::vector<std::string> splitDestinations(std::string_view destinations);
 // The distinct outlets named in `destinations`.
 std::vector<std::string> outletsIn(std::string_view destinations);
 

@@ -10,12 +10,6 @@ namespace {
 constexpr size_t kMaxIdBytes = 200;
 constexpr size_t kMaxValueEcho = 200;
 
-std::string clip(std::string_view v) {
-  std::string s(v.substr(0, kMaxValueEcho));
-  for (auto& c : s)
-    if (static_cast<unsigned char>(c) < 0x20) c = '?';
-  return s;
-}
 std::string num(double d) {
   char buf[64];
   snprintf(buf, sizeof buf, "%g", d);
@@ -42,7 +36,7 @@ Opt bad(std::string field, std::string value, std::string reason) {
 }
 
 Opt checkText(const Path& field, capnp::Text::Reader t) {
-  if (!isCleanUtf8(t.cStr(), t.size())) return bad(field.str(), clip({t.cStr(), t.size()}), "not valid UTF-8 text");
+  if (!isCleanUtf8(t.cStr(), t.size())) return bad(field.str(), clipValue({t.cStr(), t.size()}), "not valid UTF-8 text");
   return std::nullopt;
 }
 
@@ -85,7 +79,7 @@ Opt checkAreas(const Path& base, capnp::List<schema::Area>::Reader areas) {
       for (char ch : c)
         if (ch < '0' || ch > '9') digits = false;
       if (!digits)
-        return bad(Path{&af, ".adminCodes", int(j)}.str(), clip(c),
+        return bad(Path{&af, ".adminCodes", int(j)}.str(), clipValue(c),
                    "GB/T 2260 code must be 6 or 12 digits");
     }
   }
@@ -100,7 +94,7 @@ Opt checkInfos(const Path& base, capnp::List<schema::Info>::Reader infos, int64_
     Path f{&base, nullptr, int(i)};
     auto code = info.getEventCode();
     if (code.size() == 0) return bad(f.str() + ".eventCode", "", "event code is required");
-    if (code.size() > 64) return bad(f.str() + ".eventCode", clip({code.cStr(), code.size()}), "longer than 64 bytes");
+    if (code.size() > 64) return bad(f.str() + ".eventCode", clipValue({code.cStr(), code.size()}), "longer than 64 bytes");
     if (auto p = checkText(Path{&f, ".eventCode"}, code)) return p;
     for (auto [name, t] : {std::pair{".headline", info.getHeadline()}, {".description", info.getDescription()},
                            {".instruction", info.getInstruction()}, {".event", info.getEvent()}})
@@ -119,6 +113,13 @@ Opt checkInfos(const Path& base, capnp::List<schema::Info>::Reader infos, int64_
 }
 
 }  // namespace
+
+std::string clipValue(std::string_view v) {
+  std::string s(v.substr(0, kMaxValueEcho));
+  for (auto& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return s;
+}
 
 bool isCleanUtf8(const char* s, size_t n) {
   const auto* p = reinterpret_cast<const unsigned char*>(s);
@@ -155,11 +156,11 @@ std::optional<Problem> validateMessage(schema::Message::Reader m, int64_t nowMs)
   auto id = m.getId();
   std::string_view ids(id.cStr(), id.size());
   if (ids.empty()) return bad("id", "", "id is required");
-  if (ids.size() > kMaxIdBytes) return bad("id", clip(ids), "longer than 200 bytes");
+  if (ids.size() > kMaxIdBytes) return bad("id", clipValue(ids), "longer than 200 bytes");
   for (char c : ids)
     if (c == ' ' || c == ',' || c == '<' || c == '&' || static_cast<unsigned char>(c) < 0x21)
-      return bad("id", clip(ids), "id may not contain whitespace, ',', '<' or '&' (CAP identifier rules)");
-  if (!isCleanUtf8(id.cStr(), id.size())) return bad("id", clip(ids), "not valid UTF-8 text");
+      return bad("id", clipValue(ids), "id may not contain whitespace, ',', '<' or '&' (CAP identifier rules)");
+  if (!isCleanUtf8(id.cStr(), id.size())) return bad("id", clipValue(ids), "not valid UTF-8 text");
   if (m.getStatus() == schema::Status::UNSPECIFIED) return bad("status", "unspecified", "status is required");
   auto type = m.getMsgType();
   if (type == schema::MsgType::UNSPECIFIED) return bad("msgType", "unspecified", "msgType is required");

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "schemas/message.capnp.h"
 
@@ -20,6 +21,10 @@ struct Problem {
 // Returns the first problem found, or nullopt. `nowMs` decides expiry: an alert/update whose every info
 // has expiresMs in the past is "expired"; cancels and acks never expire.
 std::optional<Problem> validateMessage(schema::Message::Reader m, int64_t nowMs);
+
+// An offending value as echoed in error messages and logs: at most 200 bytes, control characters and
+// DEL replaced by '?', so a hostile value cannot break a log line.
+std::string clipValue(std::string_view v);
 
 // True if `s` is well-formed UTF-8 without NUL or other C0 control characters except \t \n \r.
 bool isCleanUtf8(const char* s, size_t n);

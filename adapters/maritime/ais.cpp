@@ -164,17 +164,23 @@ std::optional<int> secondOf(uint32_t raw) {
 }
 
 // Common class B position layout of types 18 and 19 (bits 0..138).
+// SOG .. UTC second: the same fields in class A (types 1-3, starting at bit 50) and class B (types 18
+// and 19, starting at bit 46) position reports.
+void readMotion(const BitReader& b, int start, AisPosition& p) {
+  p.sogKnots = sogOf(b.u(start, 10));
+  p.positionAccurate = b.u(start + 10, 1) != 0;
+  p.lonDeg = lonOf(b.s(start + 11, 28));
+  p.latDeg = latOf(b.s(start + 39, 27));
+  p.cogDeg = cogOf(b.u(start + 66, 12));
+  p.headingDeg = headingOf(b.u(start + 78, 9));
+  p.utcSecond = secondOf(b.u(start + 87, 6));
+}
+
 AisPosition classBPosition(const BitReader& b, int type) {
   AisPosition p;
   p.type = type;
   p.mmsi = b.u(8, 30);
-  p.sogKnots = sogOf(b.u(46, 10));
-  p.positionAccurate = b.u(56, 1) != 0;
-  p.lonDeg = lonOf(b.s(57, 28));
-  p.latDeg = latOf(b.s(85, 27));
-  p.cogDeg = cogOf(b.u(112, 12));
-  p.headingDeg = headingOf(b.u(124, 9));
-  p.utcSecond = secondOf(b.u(133, 6));
+  readMotion(b, 46, p);
   return p;
 }
 
@@ -438,13 +444,7 @@ AisResult AisDecoder::decodePayload(AisResult& r, std::string_view payload, int 
           p.rotDegPerMin = rot < 0 ? -d * d : d * d;
         }
       }
-      p.sogKnots = sogOf(b.u(50, 10));
-      p.positionAccurate = b.u(60, 1) != 0;
-      p.lonDeg = lonOf(b.s(61, 28));
-      p.latDeg = latOf(b.s(89, 27));
-      p.cogDeg = cogOf(b.u(116, 12));
-      p.headingDeg = headingOf(b.u(128, 9));
-      p.utcSecond = secondOf(b.u(137, 6));
+      readMotion(b, 50, p);
       r.message = p;
       break;
     }

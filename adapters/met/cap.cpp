@@ -18,16 +18,9 @@ namespace alertbus::met {
 namespace {
 
 using schema::Message;
-constexpr size_t kMaxValueEcho = 200;
 constexpr size_t kMaxEventCodeBytes = 64;
 constexpr double kMetresPerFoot = 0.3048;
 
-std::string clip(std::string_view v) {
-  std::string s(v.substr(0, kMaxValueEcho));
-  for (auto& c : s)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return s;
-}
 
 std::string_view trim(std::string_view s) {
   const char* ws = " \t\r\n";
@@ -112,7 +105,7 @@ struct Reporter {
   void add(CapProblem::Level level, std::string position, std::string field, std::string_view value,
            std::string reason) {
     result.problems.push_back(
-        CapProblem{level, source, std::move(position), std::move(field), clip(value), std::move(reason)});
+        CapProblem{level, source, std::move(position), std::move(field), clipValue(value), std::move(reason)});
   }
   void error(std::string pos, std::string field, std::string_view value, std::string reason) {
     add(CapProblem::Level::error, std::move(pos), std::move(field), value, std::move(reason));
