@@ -454,7 +454,7 @@ struct BrokerCore::Impl {
                      const CheckedPublish& c, kj::ArrayPtr<const kj::byte> bytes, int64_t now) {
     std::string_view id = c.id;
     if (!c.ok) {
-      if (c.dupCheck && answerAsDuplicate(s, peer, agencyName, token, id)) return;
+      if (c.dupCheck && answerAsDuplicate(peer, agencyName, token, id)) return;
       queueReject(s, peer, token, id, c.code, c.field, c.value, c.reason);
       return;
     }
@@ -512,7 +512,7 @@ struct BrokerCore::Impl {
   // A publish that would now be refused (its alert expired meanwhile, or the agency's permissions
   // changed) may be the retry of one that was journaled before its ack got lost: answer it as the
   // duplicate it is. Only on the refusal path, so the hot path pays nothing.
-  bool answerAsDuplicate(Session* s, const std::string& peer, const std::string& agencyName, uint64_t token,
+  bool answerAsDuplicate(const std::string& peer, const std::string& agencyName, uint64_t token,
                          std::string_view id) {
     StoredMessage row;
     try {
@@ -520,7 +520,6 @@ struct BrokerCore::Impl {
     } catch (const JournalError&) {
       return false;
     }
-    (void)s;
     Response resp;
     resp.peer = peer;
     resp.token = token;
