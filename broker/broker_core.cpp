@@ -83,6 +83,15 @@ struct Session {
   uint64_t published = 0, rejected = 0;
 };
 
+// An adapter's report of one of its inputs, from its latest heartbeat (protocol.capnp FeedStatus).
+struct FeedInfo {
+  std::string name, state, detail;
+  int64_t lastOkMs = 0, lastAttemptMs = 0, reportedMs = 0;
+  uint64_t accepted = 0, rejected = 0;
+};
+constexpr size_t kMaxFeedsPerAgency = 32;     // more in one heartbeat are ignored (bounded status)
+constexpr size_t kMaxFeedTextBytes = 200;     // name and detail are clipped to this
+
 }  // namespace
 
 struct BrokerCore::Impl {
@@ -98,6 +107,7 @@ struct BrokerCore::Impl {
   std::map<std::string, std::unique_ptr<OutletBacklog>> outlets;
   std::map<std::string, std::string> subscriberOf;  // outlet -> peer
   std::map<std::string, int64_t> lastHeardByAgency;
+  std::map<std::string, std::vector<FeedInfo>> feedsByAgency;  // last reported, kept after disconnect
 
   Batch current;
   std::deque<Batch> awaiting;              // committed, waiting for durability, in id order
@@ -314,6 +324,8 @@ struct BrokerCore::Impl {
                     "no session for this connection: send Hello", "sessionExpired");
           return;
         }
+        auto feeds = f.getHeartbeat().getFeeds();
+        if (feeds.size() > 0 && s->agency) recordFeeds(*s, feeds, now);
         capnp::MallocMessageBuilder b(scratchSegment());
         b.initRoot<Frame>().initHeartbeat().setTimeMs(now);
         sendFrame(s, peer, b);
@@ -571,7 +583,9 @@ struct BrokerCore::Impl {
       pump(s);
       return;
     }
-    if (s.agency->role != AgencyRole::outlet || !Registry::mayServe(*s.agency, outlet)) {
+    // Any role may serve the outlets its serve_outlets lists (an adapter such as the maritime one also
+    // reads warnings); the default for adapters is none.
+    if (!Registry::mayServe(*s.agency, outlet)) {
       sendError(&s, s.peer, schema::ErrorCode::NOT_PERMITTED, "permission.serve_outlets", outlet,
                 "agency " + s.agencyName + " may not serve outlet " + outlet, "notPermitted");
       return;
@@ -798,6 +812,35 @@ struct BrokerCore::Impl {
     nextTimerMs = now + std::max<int64_t>(opt.heartbeatMs / 4, 10);
   }
 
+  // Keeps what an adapter says of its inputs so `status` (and the dashboard) can tell "no alerts" from
+  // "feed down". Replaces the agency's previous report; bounded by kMaxFeedsPerAgency.
+  void recordFeeds(const Session& s, capnp::List<schema::FeedStatus>::Reader feeds, int64_t now) {
+    auto text = [](capnp::Text::Reader t) {
+      std::string v(t.cStr(), std::min<size_t>(t.size(), kMaxFeedTextBytes));
+      return v;
+    };
+    std::vector<FeedInfo> out;
+    for (auto f : feeds) {
+      if (out.size() == kMaxFeedsPerAgency) break;
+      FeedInfo fi;
+      fi.name = text(f.getName());
+      switch (f.getState()) {
+        case schema::FeedState::UP: fi.state = "up"; break;
+        case schema::FeedState::DOWN: fi.state = "down"; break;
+        case schema::FeedState::STALE: fi.state = "stale"; break;
+        default: fi.state = "unknown"; break;
+      }
+      fi.detail = text(f.getDetail());
+      fi.lastOkMs = f.getLastOkMs();
+      fi.lastAttemptMs = f.getLastAttemptMs();
+      fi.accepted = f.getAccepted();
+      fi.rejected = f.getRejected();
+      fi.reportedMs = now;
+      out.push_back(std::move(fi));
+    }
+    feedsByAgency[s.agencyName] = std::move(out);
+  }
+
   std::string statusJson() const {
     using nlohmann::json;
     int64_t now = clock();
@@ -821,8 +864,20 @@ struct BrokerCore::Impl {
     json agencies = json::array();
     for (auto& a : registry->agencies()) {
       auto it = lastHeardByAgency.find(a.name);
-      agencies.push_back({{"agency", a.name}, {"role", std::string(roleName(a.role))},
-                          {"lastHeardMs", it == lastHeardByAgency.end() ? json(nullptr) : json(it->second)}});
+      bool connected = false;
+      for (auto& [peer, s] : sessions) connected = connected || s.agencyName == a.name;
+      json entry = {{"agency", a.name}, {"role", std::string(roleName(a.role))}, {"connected", connected},
+                    {"lastHeardMs", it == lastHeardByAgency.end() ? json(nullptr) : json(it->second)}};
+      auto fit = feedsByAgency.find(a.name);
+      if (fit != feedsByAgency.end()) {
+        json feeds = json::array();
+        for (auto& fi : fit->second)
+          feeds.push_back({{"name", fi.name}, {"state", fi.state}, {"detail", fi.detail},
+                           {"lastOkMs", fi.lastOkMs}, {"lastAttemptMs", fi.lastAttemptMs},
+                           {"reportedMs", fi.reportedMs}, {"accepted", fi.accepted}, {"rejected", fi.rejected}});
+        entry["feeds"] = feeds;
+      }
+      agencies.push_back(entry);
     }
     j["agencies"] = agencies;
     json outs = json::array();

@@ -19,7 +19,7 @@
 
 #include "broker/delivery.h"
 #include "broker/journal.h"
-#include "broker/log.h"
+#include "common/log.h"
 #include "broker/registry.h"
 #include "broker/rules.h"
 #include "model/codec.h"

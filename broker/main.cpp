@@ -15,7 +15,7 @@
 
 #include "broker/broker_core.h"
 #include "broker/config.h"
-#include "broker/log.h"
+#include "common/log.h"
 #include "broker/registry.h"
 #include "broker/rules.h"
 #include "broker/sqlite_journal.h"

@@ -220,8 +220,10 @@ void parseAgency(Ctx& c, const toml::table& t, size_t index, Agency& a) {
   if (!hasRole) fail(a.line, "missing required key 'role' (adapter, outlet or admin)");
   if (hasKey && hasKeyFile) fail(keyLine, "has both public_key and public_key_file; give exactly one");
   if (!hasKey && !hasKeyFile) fail(a.line, "missing public_key or public_key_file; give exactly one");
-  if (hasRole && hasServe && a.role == AgencyRole::adapter && !a.serveOutlets.empty())
-    fail(a.line, "serve_outlets is set but role is adapter; only outlet and admin agencies serve outlets");
+  // An adapter may read named outlets (the maritime adapter watches warnings) but never every outlet.
+  if (hasRole && hasServe && a.role == AgencyRole::adapter &&
+      std::find(a.serveOutlets.begin(), a.serveOutlets.end(), "*") != a.serveOutlets.end())
+    fail(a.line, "serve_outlets = \"*\" on an adapter; an adapter may only name the outlets it reads");
 }
 
 }  // namespace
@@ -272,7 +274,6 @@ std::optional<Problem> Registry::mayPublish(const Agency& agency, const MessageF
 }
 
 bool Registry::mayServe(const Agency& agency, std::string_view outlet) {
-  if (agency.role == AgencyRole::adapter) return false;
   for (auto& o : agency.serveOutlets)
     if (o == "*" || o == outlet) return true;
   return false;

@@ -16,7 +16,7 @@
 
 #include "broker/broker_core.h"
 #include "broker/journal.h"
-#include "broker/log.h"
+#include "common/log.h"
 #include "broker/registry.h"
 
 namespace alertbus {

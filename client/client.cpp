@@ -150,6 +150,8 @@ struct Client::Impl {
   State state_ = State::idle;
   bool everWelcomed_ = false;
   bool outageReported_ = false;        // one "no answer" report per outage
+  std::vector<FeedReport> feeds_;      // sent with every heartbeat (setFeeds)
+  bool feedsDirty_ = false;            // changed since last sent: send a heartbeat now
   int64_t reconnectAtMs_ = 0;
   uint32_t backoffMs_;
   int64_t sessionStartMs_ = 0;
@@ -372,8 +374,27 @@ void Client::Impl::tick(int64_t now) {
   } catch (const std::exception& e) {
     report("outbox", "outbox", opt_.outboxPath, e.what());
   }
-  if (!wantWrite_ && now - lastSendMs_ >= int64_t(heartbeatMs_)) {
-    sendFrame([&](schema::Frame::Builder f) { f.initHeartbeat().setTimeMs(wallMs()); });
+  if (!wantWrite_ && (feedsDirty_ || now - lastSendMs_ >= int64_t(heartbeatMs_))) {
+    feedsDirty_ = false;
+    sendFrame([&](schema::Frame::Builder f) {
+      auto hb = f.initHeartbeat();
+      hb.setTimeMs(wallMs());
+      if (feeds_.empty()) return;
+      auto list = hb.initFeeds(static_cast<unsigned>(std::min<size_t>(feeds_.size(), 32)));
+      for (unsigned i = 0; i < list.size(); ++i) {
+        const FeedReport& r = feeds_[i];
+        auto fs = list[i];
+        fs.setName(r.name.substr(0, 200));
+        fs.setState(r.state == FeedReport::State::up     ? schema::FeedState::UP
+                    : r.state == FeedReport::State::down ? schema::FeedState::DOWN
+                                                         : schema::FeedState::STALE);
+        fs.setLastOkMs(r.lastOkMs);
+        fs.setLastAttemptMs(r.lastAttemptMs);
+        fs.setDetail(r.detail.substr(0, 200));
+        fs.setAccepted(r.accepted);
+        fs.setRejected(r.rejected);
+      }
+    });
   }
 }
 
@@ -607,6 +628,7 @@ void Client::Impl::onWelcome(schema::Welcome::Reader w, int64_t now) {
   lastQueued_ = 0;  // re-send every unacked entry, oldest first
   caughtUp_ = false;
   needSubscribe_ = hasSub_;
+  feedsDirty_ = !feeds_.empty();  // a new session (maybe a restarted broker) hears the feeds at once
   if (owner_.onConnection) owner_.onConnection(true);
 }
 
@@ -881,6 +903,11 @@ void Client::subscribe(const std::string& outlet, uint32_t credit, uint64_t from
   impl_->subscribe(outlet, credit, fromSeq);
 }
 void Client::ack(uint64_t seq) { impl_->ack(seq); }
+void Client::setFeeds(std::vector<FeedReport> feeds) {
+  if (feeds == impl_->feeds_) return;
+  impl_->feeds_ = std::move(feeds);
+  impl_->feedsDirty_ = true;
+}
 void Client::flush() { impl_->flush(); }
 uint64_t Client::adminRequest(const std::string& command, const std::string& json) {
   return impl_->adminRequest(command, json);

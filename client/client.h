@@ -63,6 +63,22 @@ struct Delivery {
   schema::Message::Reader message;      // decoded, bounds-checked
 };
 
+// Adapter role: the health of one input (a watched directory, a polled feed, stdin), carried by
+// heartbeats so the broker can tell "no alerts" (up, nothing new) from "feed down".
+struct FeedReport {
+  enum class State { up, down, stale };
+  std::string name;                     // e.g. "cma-feed" or "watch:/srv/alertbus/in"; <= 200 bytes shown
+  State state = State::up;
+  int64_t lastOkMs = 0;                 // last successful read, unix ms; 0 = never
+  int64_t lastAttemptMs = 0;
+  std::string detail;                   // why down/stale, e.g. "HTTP 503"; <= 200 bytes shown
+  uint64_t accepted = 0, rejected = 0;  // inputs since start
+  bool operator==(const FeedReport& o) const {
+    return name == o.name && state == o.state && lastOkMs == o.lastOkMs && lastAttemptMs == o.lastAttemptMs &&
+           detail == o.detail && accepted == o.accepted && rejected == o.rejected;
+  }
+};
+
 struct ClientStats {
   uint64_t published = 0;          // acknowledged by the broker
   uint64_t duplicates = 0;         // acknowledged as duplicates
@@ -119,6 +135,11 @@ class Client {
   // does not decode comes here (field "deliver.message", value = its seq) and is NOT acked, so it stays
   // in the journal; ack(seq) skips it.
   std::function<void(const RejectInfo& error)> onError;
+
+  // Adapter role: replaces the list of input health reports. Every heartbeat carries the list, and a
+  // changed list is sent at the next poll() without waiting for idle time (the broker keeps the last
+  // list per agency, also after a disconnect). At most 32 reports are sent.
+  void setFeeds(std::vector<FeedReport> feeds);
 
   // Does I/O: receives and dispatches frames, sends queued publishes and acks, heartbeats, detects a
   // dead peer and reconnects. Returns after the first turn that received something, or at timeoutMs

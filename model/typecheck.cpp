@@ -33,6 +33,8 @@ void touch(Resource::Reader r);
 void touch(Info::Reader i);
 void touch(Threshold::Reader t);
 void touch(ResourceCount::Reader r);
+void touch(Vessel::Reader v);
+void touch(schema::FeedStatus::Reader f);
 
 template <typename L>
 void touchList(L list) {
@@ -80,6 +82,16 @@ void touch(Info::Reader i) {
 }
 void touch(Threshold::Reader t) { touch(t.getName()); }
 void touch(ResourceCount::Reader r) { touch(r.getKind()); }
+void touch(schema::FeedStatus::Reader f) {
+  touch(f.getName());
+  touch(f.getDetail());
+}
+void touch(Vessel::Reader v) {
+  touch(v.getName());
+  touch(v.getCallsign());
+  touch(v.getPosition());
+  touchList(v.getAreas());
+}
 
 }  // namespace
 
@@ -114,6 +126,7 @@ void touchMessage(Message::Reader m) {
       touch(s.getNarrative());
       touch(s.getEvent());
       touchList(s.getAreas());
+      touchList(s.getVessels());
       break;
     }
     case Message::Payload::INSTRUCTION: {
@@ -219,6 +232,9 @@ void touchFrame(schema::Frame::Reader f) {
     }
     case F::ADMIN_REPLY:
       (void)f.getAdminReply().getJson();
+      break;
+    case F::HEARTBEAT:
+      touchList(f.getHeartbeat().getFeeds());
       break;
     case F::ERROR: {
       auto e = f.getError();

@@ -209,6 +209,20 @@ struct Sitrep {                # EDXL-SitRep-like situation report
   narrative @10 :Text;
   event @11 :Text;             # event code the report is about
   areas @12 :List(Area);
+  vessels @13 :List(Vessel);   # e.g. vessels at sea inside a warning area (maritime adapter)
+}
+
+struct Vessel {                # one ship as last reported by AIS
+  mmsi @0 :UInt32;             # 9-digit Maritime Mobile Service Identity
+  name @1 :Text;               # "" if not yet reported
+  callsign @2 :Text;
+  shipType @3 :UInt8;          # AIS ship type 1..99; 0 = unknown
+  position @4 :Point;
+  sogKnots @5 :Float64;        # speed over ground; NaN if unknown
+  cogDeg @6 :Float64;          # course over ground 0..360; NaN if unknown
+  lastSeenMs @7 :Int64;        # time of the position report
+  imo @8 :UInt32;              # 0 = unknown
+  areas @9 :List(Text);        # descriptions of the areas it is inside (warning areas)
 }
 
 struct Instruction {           # defence order (防御指令)

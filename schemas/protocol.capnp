@@ -98,6 +98,24 @@ struct Credit {                # outlet grants more in-flight deliveries
 
 struct Heartbeat {
   timeMs @0 :Int64;            # sender's clock
+  feeds @1 :List(FeedStatus);  # adapters: the health of each input they watch (empty for others)
+}
+
+enum FeedState {
+  unspecified @0;
+  up @1;                       # the last attempt succeeded (with or without new alerts)
+  down @2;                     # the last attempt failed: timeout, HTTP error, unreadable directory ...
+  stale @3;                    # no successful attempt within the feed's expected interval
+}
+
+struct FeedStatus {            # "no alerts" (up, nothing new) is not "feed down"
+  name @0 :Text;               # e.g. "cma-feed", "watch:/srv/in", "stdin"
+  state @1 :FeedState;
+  lastOkMs @2 :Int64;          # last successful read; 0 = never
+  lastAttemptMs @3 :Int64;
+  detail @4 :Text;             # why down, e.g. "HTTP 503" or "timeout after 10000 ms"
+  accepted @5 :UInt64;         # inputs accepted since the adapter started
+  rejected @6 :UInt64;         # inputs rejected since the adapter started
 }
 
 struct AdminRequest {          # admin role only

@@ -194,6 +194,86 @@ ClientOptions BrokerProcess::clientOptions(const std::string& agency) const {
   return o;
 }
 
+std::string BrokerProcess::keyFileOf(const std::string& agency) const {
+  writeKeyFiles(dir_.path(), agency, keysOf(agency), true);
+  return dir_.path() + "/" + agency + ".key";
+}
+
+CommandResult runCommand(const std::string& shellCommand) {
+  CommandResult r;
+  FILE* p = popen((shellCommand + " 2>&1").c_str(), "r");
+  if (!p) throw std::runtime_error("popen failed: " + shellCommand);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::string logPath) : logPath_(std::move(logPath)) {
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    int fd = open(logPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int in = open("/dev/null", O_RDONLY);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    if (in >= 0) dup2(in, 0);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) stop();
+}
+
+bool ChildProcess::exited(int* status) {
+  if (pid_ <= 0) {
+    if (status) *status = status_;
+    return true;
+  }
+  int st = 0;
+  if (waitpid(pid_, &st, WNOHANG) == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    pid_ = -1;
+    if (status) *status = status_;
+    return true;
+  }
+  return false;
+}
+
+int ChildProcess::stop() {
+  if (pid_ <= 0) return status_;
+  kill(pid_, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!exited()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid_, SIGKILL);
+      int st = 0;
+      waitpid(pid_, &st, 0);
+      pid_ = -1;
+      status_ = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return status_;
+}
+
+std::string ChildProcess::log() const {
+  std::ifstream f(logPath_);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
 bool waitFor(const std::function<bool()>& cond, int timeoutMs, std::vector<Client*> clients) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
   while (!cond()) {

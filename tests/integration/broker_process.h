@@ -65,6 +65,8 @@ class BrokerProcess {
   const std::string& logPath() const { return logPath_; }
   std::string log() const;                           // everything the broker wrote to stderr
   KeyPair keysOf(const std::string& agency) const;
+  // Writes <dir>/<agency>.key (the agency's key pair) and returns its path, for executables under test.
+  std::string keyFileOf(const std::string& agency) const;
   ClientOptions clientOptions(const std::string& agency) const;  // CURVE keys of that agency
 
  private:
@@ -75,6 +77,30 @@ class BrokerProcess {
   std::map<std::string, KeyPair> keys_;
   std::string configPath_, logPath_, endpointFile_, endpoint_;
   pid_t pid_ = -1;
+};
+
+// Runs a shell command to completion; stdout and stderr together (stdin from /dev/null unless the
+// command redirects it).
+struct CommandResult {
+  int status = -1;      // exit code; -1 if killed by a signal
+  std::string out;
+};
+CommandResult runCommand(const std::string& shellCommand);
+
+// A long-running child process (an adapter, an outlet): argv[0] is the executable; stdout and stderr go
+// to logPath. Stopped with SIGTERM (then SIGKILL after 10 s) on destruction.
+class ChildProcess {
+ public:
+  ChildProcess(std::vector<std::string> argv, std::string logPath);
+  ~ChildProcess();
+  int stop();                                        // SIGTERM, wait up to 10 s, returns exit status
+  bool exited(int* status = nullptr);                // reaps if it has exited
+  std::string log() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::string logPath_;
+  int status_ = -1;
 };
 
 // Polls `client` (may be null) until `cond` holds or `timeoutMs` passes. Returns cond().

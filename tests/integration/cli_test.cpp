@@ -15,22 +15,8 @@ using namespace alertbus::test;
 
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
-
-Run run(const std::string& cmd) {
-  Run r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Run = CommandResult;
+Run run(const std::string& cmd) { return runCommand(cmd); }
 
 const std::string kCli = ALERTBUS_CLI_BIN;
 const std::string kBroker = ALERTBUSD_BIN;

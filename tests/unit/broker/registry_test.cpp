@@ -304,9 +304,9 @@ TEST_CASE("registry: bad permissions are reported", "[registry]") {
     auto errors = parseBad(agency("sms", "outlet", testKey(1), "serve_outlets = [1]\n"));
     CHECK(hasError(errors, 5, "serve_outlets: element must be a string, got an integer"));
   }
-  SECTION("serve_outlets on an adapter") {
-    auto errors = parseBad(agency("met", "adapter", testKey(1), "serve_outlets = [\"sms\"]\n"));
-    CHECK(hasError(errors, 1, "serve_outlets is set but role is adapter"));
+  SECTION("serve_outlets * on an adapter") {
+    auto errors = parseBad(agency("met", "adapter", testKey(1), "serve_outlets = [\"*\"]\n"));
+    CHECK(hasError(errors, 1, "serve_outlets = \"*\" on an adapter"));
   }
 }
 
@@ -380,10 +380,13 @@ TEST_CASE("registry: mayPublish checks kinds, then events", "[registry]") {
 TEST_CASE("registry: mayServe", "[registry]") {
   auto reg = parseOk(agency("sms", "outlet", testKey(1), "serve_outlets = [\"sms\"]\n") +
                      agency("admin", "admin", testKey(2), "serve_outlets = [\"*\"]\n") +
-                     agency("met", "adapter", testKey(3)) + agency("dash", "outlet", testKey(4)));
+                     agency("met", "adapter", testKey(3)) + agency("dash", "outlet", testKey(4)) +
+                     agency("sea", "adapter", testKey(5), "serve_outlets = [\"maritime-watch\"]\n"));
   CHECK(Registry::mayServe(*reg->byName("sms"), "sms"));
   CHECK_FALSE(Registry::mayServe(*reg->byName("sms"), "dashboard"));
   CHECK(Registry::mayServe(*reg->byName("admin"), "dashboard"));
   CHECK_FALSE(Registry::mayServe(*reg->byName("met"), "sms"));
   CHECK_FALSE(Registry::mayServe(*reg->byName("dash"), "dashboard"));  // no serve_outlets: none
+  CHECK(Registry::mayServe(*reg->byName("sea"), "maritime-watch"));     // an adapter reading warnings
+  CHECK_FALSE(Registry::mayServe(*reg->byName("sea"), "sms"));
 }

@@ -390,7 +390,7 @@ TEST_CASE("router: orange typhoon warning for 330212 reaches the district desk",
   REQUIRE(rs);
   auto got = dests(*rs, warning("typhoon", 3, {"330212"}));
   CHECK(got == V{"dashboard:city-desk", "dashboard:training-desk", "sms:typhoon-command", "sms:flood-duty-officers",
-                 "dashboard:district-yinzhou"});
+                 "maritime-watch:vessels-at-risk", "dashboard:district-yinzhou"});
   SECTION("the same warning as an exercise reaches only the training desk") {
     auto ex = warning("typhoon", 3, {"330212"}, "met", Status::EXERCISE);
     CHECK(dests(*rs, ex) == V{"dashboard:training-desk"});

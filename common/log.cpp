@@ -1,5 +1,5 @@
 // Logger implementation; see log.h.
-#include "broker/log.h"
+#include "common/log.h"
 
 #include <unistd.h>
 
