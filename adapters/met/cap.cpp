@@ -1,5 +1,8 @@
-// CAP -> Message mapping; see cap.h for the contract. Every problem is recorded with the element path; nothing
-// here throws past parseCap (pugixml does not throw, Cap'n Proto builders are given only valid sizes and text).
+// CAP -> Message mapping and the hardened XML loading shared by the met parsers; see cap.h for the contract.
+// Every problem is recorded with the element path; nothing here throws past parseCap (pugixml does not throw,
+// Cap'n Proto builders are given only valid sizes and text). Hot path (bench/cap_bench.cpp): each element's
+// children are listed once (Kids) instead of walked per field, texts go to Cap'n Proto without temporary
+// strings, well-formed polygons are converted in one pass, and problem paths are built only on a problem.
 #include "adapters/met/cap.h"
 
 #include <algorithm>
@@ -7,7 +10,10 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <iconv.h>
 #include <optional>
+#include <sstream>
+#include <cerrno>
 
 #include <pugixml.hpp>
 
@@ -23,11 +29,10 @@ constexpr double kMetresPerFoot = 0.3048;
 
 
 std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(ws);
-  return s.substr(b, e - b + 1);
+  size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n')) --e;
+  return s.substr(b, e - b);
 }
 
 std::string lowerAscii(std::string_view s) {
@@ -37,50 +42,149 @@ std::string lowerAscii(std::string_view s) {
   return r;
 }
 
-bool iequals(std::string_view a, std::string_view b) { return lowerAscii(a) == lowerAscii(b); }
+char lowerChar(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
 
-// Local name of an element, without its namespace prefix.
-std::string_view localName(const pugi::xml_node& n) {
-  std::string_view name = n.name();
-  size_t colon = name.find(':');
-  return colon == std::string_view::npos ? name : name.substr(colon + 1);
+// ASCII case-insensitive equality, no allocation.
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (lowerChar(a[i]) != lowerChar(b[i])) return false;
+  return true;
 }
 
-std::string_view textOf(const pugi::xml_node& n) { return trim(n.text().get()); }
+// Text of an element (its first PCDATA/CDATA child, like xml_text::get), trimmed.
+std::string_view textOf(const pugi::xml_node& n) { return trim(n.child_value()); }
 
-// Element children with local name `name`, in document order.
-std::vector<pugi::xml_node> children(const pugi::xml_node& parent, std::string_view name) {
-  std::vector<pugi::xml_node> r;
-  for (auto c = parent.first_child(); c; c = c.next_sibling())
-    if (c.type() == pugi::node_element && localName(c) == name) r.push_back(c);
-  return r;
-}
-pugi::xml_node child(const pugi::xml_node& parent, std::string_view name) {
-  for (auto c = parent.first_child(); c; c = c.next_sibling())
-    if (c.type() == pugi::node_element && localName(c) == name) return c;
-  return {};
-}
-std::string_view childText(const pugi::xml_node& parent, std::string_view name) { return textOf(child(parent, name)); }
+// The element children of one element, with their local names computed once: every field lookup after
+// that is a length check and a short memcmp over a few dozen entries, instead of a child walk per field.
+class Kids {
+ public:
+  struct Kid {
+    std::string_view name;
+    pugi::xml_node node;
+  };
+  explicit Kids(const pugi::xml_node& parent) {
+    for (auto c = parent.first_child(); c; c = c.next_sibling()) {
+      const char* raw = c.name();
+      if (!*raw || c.type() != pugi::node_element) continue;  // text and comments have no name
+      size_t full = std::strlen(raw);
+      const char* local = raw;
+      if (const void* colon = std::memchr(raw, ':', full)) local = static_cast<const char*>(colon) + 1;
+      size_t len = full - static_cast<size_t>(local - raw);
+      Raw r{local, len, keyOf(local, len), c.internal_object()};
+      if (n_ < kInline) inline_[n_] = r;
+      else more_.push_back(r);
+      ++n_;
+    }
+  }
+  size_t size() const { return n_; }
+  Kid operator[](size_t i) const {
+    const Raw& r = i < kInline ? inline_[i] : more_[i - kInline];
+    return Kid{std::string_view(r.name, r.len), pugi::xml_node(r.node)};
+  }
+  pugi::xml_node first(std::string_view name) const {
+    const uint64_t key = keyOf(name.data(), name.size());
+    for (size_t i = 0; i < n_; ++i)
+      if (matches(i, key, name)) return node(i);
+    return {};
+  }
+  std::string_view text(std::string_view name) const { return textOf(first(name)); }
+  template <typename F>
+  void each(std::string_view name, F&& f) const {
+    const uint64_t key = keyOf(name.data(), name.size());
+    for (size_t i = 0; i < n_; ++i)
+      if (matches(i, key, name)) f(node(i));
+  }
+  size_t count(std::string_view name) const {
+    const uint64_t key = keyOf(name.data(), name.size());
+    size_t k = 0;
+    for (size_t i = 0; i < n_; ++i) k += matches(i, key, name);
+    return k;
+  }
 
+ private:
+  // Trivially constructible, so the inline array costs nothing until used.
+  struct Raw {
+    const char* name;
+    size_t len;
+    uint64_t key;  // keyOf(name): most comparisons are decided by this one integer
+    pugi::xml_node_struct* node;
+  };
+  // The length and the first 7 bytes of a name packed in one integer.
+  static uint64_t keyOf(const char* p, size_t len) {
+    uint64_t k = len & 0xff;
+    for (size_t i = 0; i < len && i < 7; ++i) k |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * (i + 1));
+    return k;
+  }
+  const Raw& raw(size_t i) const { return i < kInline ? inline_[i] : more_[i - kInline]; }
+  bool matches(size_t i, uint64_t key, std::string_view name) const {
+    const Raw& r = raw(i);
+    if (r.key != key || r.len != name.size()) return false;
+    for (size_t k = 7; k < r.len; ++k)
+      if (r.name[k] != name[k]) return false;
+    return true;
+  }
+  pugi::xml_node node(size_t i) const { return pugi::xml_node(raw(i).node); }
+  static constexpr size_t kInline = 40;
+  Raw inline_[kInline];
+  size_t n_ = 0;
+  std::vector<Raw> more_;
+};
+
+// Decimal without exponent, up to 15 significant digits: exact (Clinger's fast path: an integer below 2^53
+// divided by an exact power of ten rounds once, like strtod). Anything else goes to std::from_chars.
 bool parseDouble(std::string_view s, double& out) {
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   if (s.empty()) return false;
+  static const double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  size_t i = 0;
+  bool neg = s[0] == '-';
+  if (neg) ++i;
+  uint64_t mant = 0;
+  int digits = 0, fracDigits = 0;
+  bool dot = false, fast = true;
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (c >= '0' && c <= '9') {
+      if (digits || c != '0') ++digits;
+      mant = mant * 10 + static_cast<uint64_t>(c - '0');
+      if (dot) ++fracDigits;
+    } else if (c == '.' && !dot) {
+      dot = true;
+    } else {
+      fast = false;
+      break;
+    }
+  }
+  size_t intStart = neg ? 1 : 0;
+  bool hasDigit = s.size() > intStart + (dot ? 1 : 0);
+  if (fast && hasDigit && digits <= 15 && fracDigits <= 15) {
+    double v = static_cast<double>(mant) / kPow10[fracDigits];
+    out = neg ? -v : v;
+    return true;
+  }
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && p == s.data() + s.size() && std::isfinite(out);
 }
 
-std::vector<std::string_view> splitWs(std::string_view s) {
-  std::vector<std::string_view> r;
+bool isWs(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+template <typename F>
+void forEachToken(std::string_view s, F&& f) {
   size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+    while (i < s.size() && isWs(s[i])) ++i;
     size_t b = i;
-    while (i < s.size() && !(s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
-    if (i > b) r.push_back(s.substr(b, i - b));
+    while (i < s.size() && !isWs(s[i])) ++i;
+    if (i > b) f(s.substr(b, i - b));
   }
-  return r;
 }
 
+std::vector<std::string_view> splitWs(std::string_view s) {
+  std::vector<std::string_view> r;
+  forEachToken(s, [&](std::string_view t) { r.push_back(t); });
+  return r;
+}
 
 bool parseLatLon(std::string_view pair, double& lat, double& lon) {
   size_t comma = pair.find(',');
@@ -190,17 +294,17 @@ schema::Colour colourFromParam(std::string_view value) {
                                                               {"蓝", schema::Colour::BLUE}};
   for (auto& [p, c] : zh)
     if (value.substr(0, std::strlen(p)) == p) return c;
-  std::string v = lowerAscii(value);
   size_t i = 0;
-  while (i < v.size()) {
-    while (i < v.size() && !(v[i] >= 'a' && v[i] <= 'z')) ++i;
+  auto isLetter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  while (i < value.size()) {
+    while (i < value.size() && !isLetter(value[i])) ++i;
     size_t b = i;
-    while (i < v.size() && v[i] >= 'a' && v[i] <= 'z') ++i;
-    std::string_view tok(v.data() + b, i - b);
-    if (tok == "red") return schema::Colour::RED;
-    if (tok == "orange") return schema::Colour::ORANGE;
-    if (tok == "yellow") return schema::Colour::YELLOW;
-    if (tok == "blue") return schema::Colour::BLUE;
+    while (i < value.size() && isLetter(value[i])) ++i;
+    std::string_view tok = value.substr(b, i - b);
+    if (iequals(tok, "red")) return schema::Colour::RED;
+    if (iequals(tok, "orange")) return schema::Colour::ORANGE;
+    if (iequals(tok, "yellow")) return schema::Colour::YELLOW;
+    if (iequals(tok, "blue")) return schema::Colour::BLUE;
   }
   return schema::Colour::UNSPECIFIED;
 }
@@ -224,19 +328,38 @@ std::string cutUtf8(std::string s, size_t n) {
   return s;
 }
 
+// Text for a Cap'n Proto setter without a temporary std::string.
+capnp::Text::Reader capText(std::string_view s) {
+  // Text::Reader wants a NUL after the last byte in debug builds; views that end early are copied.
+  if (s.data() && s.data()[s.size()] == '\0') return capnp::Text::Reader(s.data(), s.size());
+  thread_local std::string copy;
+  copy.assign(s);
+  return capnp::Text::Reader(copy.c_str(), copy.size());
+}
+
+// valueName/value pairs of elements named `name` (eventCode, parameter, geocode).
 struct KV {
-  std::string key, value;
+  std::string_view key, value;
 };
-std::vector<KV> valuePairs(const pugi::xml_node& parent, std::string_view name) {
-  std::vector<KV> r;
-  for (auto& n : children(parent, name))
-    r.push_back({std::string(childText(n, "valueName")), std::string(childText(n, "value"))});
-  return r;
+// Fills `r` (cleared first; callers reuse one vector per field so a document allocates once).
+void valuePairs(const Kids& kids, std::string_view name, std::vector<KV>& r) {
+  r.clear();
+  kids.each(name, [&](const pugi::xml_node& n) {
+    pugi::xml_node k, v;
+    for (auto c = n.first_child(); c; c = c.next_sibling()) {
+      if (c.type() != pugi::node_element) continue;
+      std::string_view ln = localName(c);
+      if (!k && ln == "valueName") k = c;
+      else if (!v && ln == "value") v = c;
+    }
+    r.push_back({textOf(k), textOf(v)});
+  });
 }
 void setPairs(capnp::List<schema::KeyValue>::Builder list, const std::vector<KV>& kvs) {
   for (size_t i = 0; i < kvs.size(); ++i) {
-    list[i].setKey(kvs[i].key);
-    list[i].setValue(kvs[i].value);
+    auto e = list[static_cast<unsigned>(i)];
+    e.setKey(capText(kvs[i].key));
+    e.setValue(capText(kvs[i].value));
   }
 }
 
@@ -246,13 +369,21 @@ class CapMapper {
 
   void mapAlert(const pugi::xml_node& alert, Message::Builder m) {
     const std::string base = "alert";
+    Kids kids(alert);
     auto required = [&](std::string_view name) -> std::string_view {
-      auto v = childText(alert, name);
+      auto v = kids.text(name);
       if (v.empty()) rep_.error(base + "/" + std::string(name), std::string(name), "", "required element missing or empty");
       return v;
     };
     auto id = required("identifier");
-    if (!id.empty()) m.setId(std::string(id));
+    if (!id.empty()) {
+      if (id.find_first_of(" \t\r\n,<&") != std::string_view::npos)
+        rep_.error(base + "/identifier", "identifier", id, "contains whitespace, ',', '<' or '&' (not allowed by CAP)");
+      else if (id.size() > 200)
+        rep_.error(base + "/identifier", "identifier", id, "longer than 200 bytes");
+      else
+        m.setId(capText(id));
+    }
     auto sender = required("sender");
     rep_.result.capSender = std::string(sender);
     auto sent = required("sent");
@@ -271,249 +402,353 @@ class CapMapper {
       if (auto t = lookup(kMsgType, type)) m.setMsgType(*t);
       else rep_.error(base + "/msgType", "msgType", type, "not Alert, Update, Cancel, Ack or Error");
     }
-    mapReferences(alert, m);
-    auto incidents = childText(alert, "incidents");
-    if (!incidents.empty()) m.setIncident(std::string(incidents));
+    auto scope = required("scope");
+    if (!scope.empty() && !iequals(scope, "Public") && !iequals(scope, "Restricted") && !iequals(scope, "Private"))
+      rep_.error(base + "/scope", "scope", scope, "not Public, Restricted or Private");
+    auto refsNode = kids.first("references");
+    size_t refCount = refsNode ? mapReferences(refsNode, m) : 0;
+    auto t = m.getMsgType();
+    if ((t == schema::MsgType::UPDATE || t == schema::MsgType::CANCEL) && refCount == 0)
+      rep_.error(base + "/references", "references", textOf(refsNode),
+                 std::string(t == schema::MsgType::UPDATE ? "an Update" : "a Cancel") +
+                     " without a usable sender,identifier,sent reference: cannot tell what it " +
+                     (t == schema::MsgType::UPDATE ? "replaces" : "withdraws"));
+    auto incidents = kids.text("incidents");
+    if (!incidents.empty()) m.setIncident(capText(incidents));
 
-    auto infos = children(alert, "info");
-    if (infos.empty()) rep_.error(base + "/info", "info", "", "no <info>: alertbus needs at least one info per warning");
-    auto list = m.getPayload().initWarning(static_cast<unsigned>(infos.size()));
-    for (size_t i = 0; i < infos.size(); ++i) mapInfo(infos[i], indexed(base, "info", i), list[i]);
+    size_t infoCount = kids.count("info");
+    if (infoCount == 0 && t == schema::MsgType::CANCEL) {
+      rep_.warn(base + "/info", "info", "", "Cancel without <info>: one placeholder info (eventCode \"cancel\") added");
+      auto info = m.getPayload().initWarning(1)[0];
+      info.setLanguage("en-US");
+      info.setEvent("Cancel");
+      info.setEventCode("cancel");
+      return;
+    }
+    if (infoCount == 0) rep_.error(base + "/info", "info", "", "no <info>: alertbus needs at least one info per warning");
+    auto list = m.getPayload().initWarning(static_cast<unsigned>(infoCount));
+    unsigned i = 0;
+    kids.each("info", [&](const pugi::xml_node& n) {
+      mapInfo(n, i, list[i]);
+      ++i;
+    });
   }
 
  private:
-  void mapReferences(const pugi::xml_node& alert, Message::Builder m) {
-    auto refsNode = child(alert, "references");
-    if (!refsNode) return;
+  // Returns the number of references kept.
+  size_t mapReferences(const pugi::xml_node& refsNode, Message::Builder m) {
     struct Ref {
-      std::string sender, id;
+      std::string_view sender, id;
       int64_t sentMs;
     };
     std::vector<Ref> refs;
-    for (auto tok : splitWs(textOf(refsNode))) {
+    auto text = textOf(refsNode);
+    forEachToken(text, [&](std::string_view tok) {
       size_t c1 = tok.find(','), c2 = c1 == std::string_view::npos ? c1 : tok.find(',', c1 + 1);
       if (c2 == std::string_view::npos || tok.find(',', c2 + 1) != std::string_view::npos) {
         rep_.warn("alert/references", "references", tok, "entry is not a sender,identifier,sent triple; dropped");
-        continue;
+        return;
       }
-      Ref r{std::string(tok.substr(0, c1)), std::string(tok.substr(c1 + 1, c2 - c1 - 1)), 0};
+      Ref r{tok.substr(0, c1), tok.substr(c1 + 1, c2 - c1 - 1), 0};
       if (r.id.empty()) {
         rep_.warn("alert/references", "references", tok, "entry without an identifier; dropped");
-        continue;
+        return;
       }
       if (!parseCapTime(tok.substr(c2 + 1), r.sentMs)) {
         rep_.warn("alert/references", "references", tok, "sent time unparsable; kept with sentMs 0");
         r.sentMs = 0;
       }
-      refs.push_back(std::move(r));
+      refs.push_back(r);
+    });
+    if (refs.empty() && !text.empty()) {  // an empty <references/> is common and harmless
+      rep_.warn("alert/references", "references", text, "no usable reference");
     }
-    if (refs.empty() && !textOf(refsNode).empty()) {  // an empty <references/> is common and harmless
-      rep_.warn("alert/references", "references", textOf(refsNode), "no usable reference");
-    }
-    if (refs.empty()) return;
+    if (refs.empty()) return 0;
     auto list = m.initReferences(static_cast<unsigned>(refs.size()));
     for (size_t i = 0; i < refs.size(); ++i) {
-      list[i].setSender(refs[i].sender);
-      list[i].setId(refs[i].id);
-      list[i].setSentMs(refs[i].sentMs);
+      auto e = list[static_cast<unsigned>(i)];
+      e.setSender(capText(refs[i].sender));
+      e.setId(capText(refs[i].id));
+      e.setSentMs(refs[i].sentMs);
     }
+    return refs.size();
   }
 
+  static std::string infoPos(unsigned info) { return "alert/info[" + std::to_string(info + 1) + "]"; }
+
   template <typename E, size_t N>
-  E enumField(const pugi::xml_node& info, const std::string& pos, const char* name, const Word<E> (&table)[N]) {
-    auto v = childText(info, name);
+  E enumField(const Kids& kids, unsigned info, const char* name, const Word<E> (&table)[N]) {
+    auto v = kids.text(name);
     if (v.empty()) {
-      rep_.warn(pos + "/" + name, name, "", "missing; left unspecified");
+      rep_.warn(infoPos(info) + "/" + name, name, "", "missing; left unspecified");
       return E{};
     }
     if (auto e = lookup(table, v)) return *e;
-    rep_.warn(pos + "/" + name, name, v, "unknown value; left unspecified");
+    rep_.warn(infoPos(info) + "/" + name, name, v, "unknown value; left unspecified");
     return E{};
   }
 
-  int64_t timeField(const pugi::xml_node& info, const std::string& pos, const char* name) {
-    auto v = childText(info, name);
+  int64_t timeField(const Kids& kids, unsigned info, const char* name) {
+    auto v = kids.text(name);
     if (v.empty()) return 0;
     int64_t ms = 0;
     if (parseCapTime(v, ms)) return ms;
-    rep_.warn(pos + "/" + name, name, v, "not an ISO 8601 date-time with offset; left absent");
+    rep_.warn(infoPos(info) + "/" + name, name, v, "not an ISO 8601 date-time with offset; left absent");
     return 0;
   }
 
-  void mapInfo(const pugi::xml_node& info, const std::string& pos, schema::Info::Builder out) {
-    auto lang = childText(info, "language");
-    out.setLanguage(lang.empty() ? "en-US" : std::string(lang));
+  void mapInfo(const pugi::xml_node& info, unsigned infoIdx, schema::Info::Builder out) {
+    Kids kids(info);
+    auto lang = kids.text("language");
+    out.setLanguage(lang.empty() ? capnp::Text::Reader("en-US") : capText(lang));
 
-    std::vector<schema::Category> cats;
-    auto catNodes = children(info, "category");
-    for (size_t i = 0; i < catNodes.size(); ++i) {
-      if (auto c = lookup(kCategory, textOf(catNodes[i]))) cats.push_back(*c);
-      else rep_.warn(indexed(pos, "category", i), "category", textOf(catNodes[i]), "unknown category; dropped");
-    }
-    auto catList = out.initCategories(static_cast<unsigned>(cats.size()));
-    for (size_t i = 0; i < cats.size(); ++i) catList.set(static_cast<unsigned>(i), cats[i]);
+    schema::Category cats[16];
+    size_t nCats = 0, catIdx = 0;
+    std::vector<schema::Category> moreCats;
+    kids.each("category", [&](const pugi::xml_node& n) {
+      if (auto c = lookup(kCategory, textOf(n))) {
+        if (nCats < 16) cats[nCats++] = *c;
+        else moreCats.push_back(*c);
+      } else {
+        rep_.warn(indexed(infoPos(infoIdx), "category", catIdx), "category", textOf(n), "unknown category; dropped");
+      }
+      ++catIdx;
+    });
+    auto catList = out.initCategories(static_cast<unsigned>(nCats + moreCats.size()));
+    for (size_t i = 0; i < nCats; ++i) catList.set(static_cast<unsigned>(i), cats[i]);
+    for (size_t i = 0; i < moreCats.size(); ++i) catList.set(static_cast<unsigned>(nCats + i), moreCats[i]);
 
-    auto event = childText(info, "event");
-    out.setEvent(std::string(event));
-    auto codes = valuePairs(info, "eventCode");
+    auto event = kids.text("event");
+    out.setEvent(capText(event));
+    auto& codes = codes_;
+    valuePairs(kids, "eventCode", codes);
     setPairs(out.initEventCodes(static_cast<unsigned>(codes.size())), codes);
-    std::string code;
-    for (auto pref : kEventCodePreference) {
+    std::string_view code;
+    for (auto pref : kEventCodePreference)
       for (auto& kv : codes)
-        if (code.empty() && lowerAscii(kv.key) == pref && !trim(kv.value).empty()) code = std::string(trim(kv.value));
-    }
+        if (code.empty() && iequals(kv.key, pref) && !kv.value.empty()) code = kv.value;
     for (auto& kv : codes) {
       bool metadata = false;
-      for (auto name : kEventCodeMetadata) metadata = metadata || lowerAscii(trim(kv.key)) == name;
-      if (code.empty() && !metadata && !trim(kv.value).empty()) code = std::string(trim(kv.value));
+      for (auto name : kEventCodeMetadata) metadata = metadata || iequals(kv.key, name);
+      if (code.empty() && !metadata && !kv.value.empty()) code = kv.value;
     }
-    if (code.empty()) code = lowerAscii(event);
+    std::string lowered;
+    if (code.empty()) {
+      lowered = lowerAscii(event);
+      code = lowered;
+    }
     if (code.size() > kMaxEventCodeBytes) {
-      rep_.warn(pos + "/eventCode", "eventCode", code, "normative event code cut to 64 bytes");
-      code = cutUtf8(std::move(code), kMaxEventCodeBytes);
+      rep_.warn(infoPos(infoIdx) + "/eventCode", "eventCode", code, "normative event code cut to 64 bytes");
+      lowered = cutUtf8(std::string(code), kMaxEventCodeBytes);
+      code = lowered;
     }
-    if (code.empty()) rep_.error(pos + "/event", "event", "", "no eventCode and no event text: cannot route");
-    out.setEventCode(code);
+    if (code.empty()) rep_.error(infoPos(infoIdx) + "/event", "event", "", "no eventCode and no event text: cannot route");
+    out.setEventCode(capText(code));
 
     std::vector<schema::ResponseType> rts;
-    auto rtNodes = children(info, "responseType");
-    for (size_t i = 0; i < rtNodes.size(); ++i) {
-      if (auto r = lookup(kResponse, textOf(rtNodes[i]))) rts.push_back(*r);
-      else rep_.warn(indexed(pos, "responseType", i), "responseType", textOf(rtNodes[i]), "unknown responseType; dropped");
-    }
+    size_t rtIdx = 0;
+    kids.each("responseType", [&](const pugi::xml_node& n) {
+      if (auto r = lookup(kResponse, textOf(n))) rts.push_back(*r);
+      else rep_.warn(indexed(infoPos(infoIdx), "responseType", rtIdx), "responseType", textOf(n), "unknown responseType; dropped");
+      ++rtIdx;
+    });
     auto rtList = out.initResponseTypes(static_cast<unsigned>(rts.size()));
     for (size_t i = 0; i < rts.size(); ++i) rtList.set(static_cast<unsigned>(i), rts[i]);
 
-    out.setUrgency(enumField(info, pos, "urgency", kUrgency));
-    auto severity = enumField(info, pos, "severity", kSeverity);
+    out.setUrgency(enumField(kids, infoIdx, "urgency", kUrgency));
+    auto severity = enumField(kids, infoIdx, "severity", kSeverity);
     out.setSeverity(severity);
-    out.setCertainty(enumField(info, pos, "certainty", kCertainty));
-    out.setAudience(std::string(childText(info, "audience")));
-    out.setEffectiveMs(timeField(info, pos, "effective"));
-    out.setOnsetMs(timeField(info, pos, "onset"));
-    out.setExpiresMs(timeField(info, pos, "expires"));
-    out.setSenderName(std::string(childText(info, "senderName")));
-    out.setHeadline(std::string(childText(info, "headline")));
-    out.setDescription(std::string(childText(info, "description")));
-    out.setInstruction(std::string(childText(info, "instruction")));
-    out.setWeb(std::string(childText(info, "web")));
-    out.setContact(std::string(childText(info, "contact")));
+    out.setCertainty(enumField(kids, infoIdx, "certainty", kCertainty));
+    out.setAudience(capText(kids.text("audience")));
+    out.setEffectiveMs(timeField(kids, infoIdx, "effective"));
+    out.setOnsetMs(timeField(kids, infoIdx, "onset"));
+    out.setExpiresMs(timeField(kids, infoIdx, "expires"));
+    out.setSenderName(capText(kids.text("senderName")));
+    out.setHeadline(capText(kids.text("headline")));
+    out.setDescription(capText(kids.text("description")));
+    out.setInstruction(capText(kids.text("instruction")));
+    out.setWeb(capText(kids.text("web")));
+    out.setContact(capText(kids.text("contact")));
 
-    auto params = valuePairs(info, "parameter");
+    auto& params = params_;
+    valuePairs(kids, "parameter", params);
     setPairs(out.initParameters(static_cast<unsigned>(params.size())), params);
     schema::Colour colour = schema::Colour::UNSPECIFIED;
     for (auto& kv : params) {
       if (colour != schema::Colour::UNSPECIFIED) break;
-      std::string key = lowerAscii(trim(kv.key));
       for (auto name : kColourParamNames)
-        if (key == name) colour = colourFromParam(trim(kv.value));
+        if (iequals(kv.key, name)) colour = colourFromParam(kv.value);
     }
     if (colour == schema::Colour::UNSPECIFIED) colour = colourFromSeverity(severity);
     out.setColour(colour);
 
-    auto resNodes = children(info, "resource");
-    auto resList = out.initResources(static_cast<unsigned>(resNodes.size()));
-    for (size_t i = 0; i < resNodes.size(); ++i) {
-      auto r = resNodes[i];
-      auto o = resList[static_cast<unsigned>(i)];
-      o.setDescription(std::string(childText(r, "resourceDesc")));
-      o.setMimeType(std::string(childText(r, "mimeType")));
-      auto size = childText(r, "size");
+    auto resList = out.initResources(static_cast<unsigned>(kids.count("resource")));
+    unsigned resIdx = 0;
+    kids.each("resource", [&](const pugi::xml_node& r) {
+      Kids rk(r);
+      auto o = resList[resIdx];
+      o.setDescription(capText(rk.text("resourceDesc")));
+      o.setMimeType(capText(rk.text("mimeType")));
+      auto size = rk.text("size");
       if (!size.empty()) {
         uint64_t n = 0;
         auto [p, ec] = std::from_chars(size.data(), size.data() + size.size(), n);
         if (ec == std::errc() && p == size.data() + size.size()) o.setSizeBytes(n);
-        else rep_.warn(indexed(pos, "resource", i) + "/size", "size", size, "not a byte count; left 0");
+        else rep_.warn(indexed(infoPos(infoIdx), "resource", resIdx) + "/size", "size", size, "not a byte count; left 0");
       }
-      o.setUri(std::string(childText(r, "uri")));
-      o.setDigest(std::string(childText(r, "digest")));
-    }
+      o.setUri(capText(rk.text("uri")));
+      o.setDigest(capText(rk.text("digest")));
+      ++resIdx;
+    });
 
-    auto areaNodes = children(info, "area");
-    auto areaList = out.initAreas(static_cast<unsigned>(areaNodes.size()));
-    for (size_t i = 0; i < areaNodes.size(); ++i)
-      mapArea(areaNodes[i], indexed(pos, "area", i), areaList[static_cast<unsigned>(i)]);
+    auto areaList = out.initAreas(static_cast<unsigned>(kids.count("area")));
+    unsigned areaIdx = 0;
+    kids.each("area", [&](const pugi::xml_node& a) {
+      mapArea(a, infoIdx, areaIdx, areaList[areaIdx]);
+      ++areaIdx;
+    });
   }
 
   struct Pt {
     double lat, lon;
   };
 
-  // Returns the ring, or nullopt (with a warning) when the polygon is unusable.
-  std::optional<std::vector<Pt>> parsePolygon(std::string_view text, const std::string& pos) {
-    if (text.empty()) {
-      rep_.warn(pos, "polygon", "", "empty polygon; dropped");
-      return std::nullopt;
+  std::string areaPos(unsigned info, unsigned area) const {
+    return infoPos(info) + "/area[" + std::to_string(area + 1) + "]";
+  }
+
+  // One number of a polygon, fast path only: [+-]digits[.digits], at most 15 digits (exact, see parseDouble).
+  static bool scanNumber(const char*& p, const char* e, double& out) {
+    static const double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    bool neg = false;
+    if (p < e && (*p == '-' || *p == '+')) neg = *p++ == '-';
+    uint64_t m = 0;
+    int digits = 0, frac = 0;
+    while (p < e && static_cast<unsigned>(*p - '0') < 10) m = m * 10 + static_cast<unsigned>(*p++ - '0'), ++digits;
+    if (p < e && *p == '.') {
+      ++p;
+      while (p < e && static_cast<unsigned>(*p - '0') < 10) m = m * 10 + static_cast<unsigned>(*p++ - '0'), ++digits, ++frac;
     }
-    std::vector<Pt> ring;
-    for (auto pair : splitWs(text)) {
+    if (digits == 0 || digits > 15) return false;
+    out = static_cast<double>(m) / kPow10[frac];
+    if (neg) out = -out;
+    return true;
+  }
+
+  // The ring of a well-formed polygon in one pass; false as soon as anything is unusual (the careful path
+  // then runs and names the problem).
+  static bool scanRing(std::string_view text, std::vector<Pt>& ring) {
+    ring.clear();
+    const char* p = text.data();
+    const char* e = p + text.size();
+    for (;;) {
+      while (p < e && isWs(*p)) ++p;
+      if (p == e) return true;
+      Pt pt;
+      if (!scanNumber(p, e, pt.lat) || p == e || *p++ != ',' || !scanNumber(p, e, pt.lon)) return false;
+      if ((p < e && !isWs(*p)) || !inRange(pt.lat, pt.lon)) return false;
+      ring.push_back(pt);
+    }
+  }
+
+  // Parses the ring into `ring`; false (with a warning) when the polygon is unusable.
+  bool parsePolygon(std::string_view text, unsigned info, unsigned area, size_t idx, std::vector<Pt>& ring) {
+    if (!text.empty() && scanRing(text, ring) && ring.size() >= 4 && ring.front().lat == ring.back().lat &&
+        ring.front().lon == ring.back().lon)
+      return true;
+    ring.clear();
+    auto pos = [&] { return indexed(areaPos(info, area), "polygon", idx); };
+    if (text.empty()) {
+      rep_.warn(pos(), "polygon", "", "empty polygon; dropped");
+      return false;
+    }
+    bool ok = true;
+    forEachToken(text, [&](std::string_view pair) {
+      if (!ok) return;
       Pt p{};
       if (!parseLatLon(pair, p.lat, p.lon)) {
-        rep_.warn(pos, "polygon", pair, "not a lat,lon pair; polygon dropped");
-        return std::nullopt;
+        rep_.warn(pos(), "polygon", pair, "not a lat,lon pair; polygon dropped");
+        ok = false;
+      } else if (!inRange(p.lat, p.lon)) {
+        rep_.warn(pos(), "polygon", pair, "coordinate outside -90..90, -180..180; polygon dropped");
+        ok = false;
+      } else {
+        ring.push_back(p);
       }
-      if (!inRange(p.lat, p.lon)) {
-        rep_.warn(pos, "polygon", pair, "coordinate outside -90..90, -180..180; polygon dropped");
-        return std::nullopt;
-      }
-      ring.push_back(p);
-    }
+    });
+    if (!ok) return false;
     if (ring.size() < 4) {
-      rep_.warn(pos, "polygon", text, "fewer than 4 points; polygon dropped");
-      return std::nullopt;
+      rep_.warn(pos(), "polygon", text, "fewer than 4 points; polygon dropped");
+      return false;
     }
     if (ring.front().lat != ring.back().lat || ring.front().lon != ring.back().lon) {
-      rep_.warn(pos, "polygon", text, "ring not closed (first != last); polygon dropped");
-      return std::nullopt;
+      rep_.warn(pos(), "polygon", text, "ring not closed (first != last); polygon dropped");
+      return false;
     }
-    return ring;
+    return true;
   }
 
   struct Circ {
     Pt c;
     double r;
   };
-  std::optional<Circ> parseCircle(std::string_view text, const std::string& pos) {
-    auto parts = splitWs(text);
-    Circ c{};
-    if (parts.size() != 2 || !parseLatLon(parts[0], c.c.lat, c.c.lon) || !parseDouble(parts[1], c.r)) {
-      rep_.warn(pos, "circle", text, "not \"lat,lon radius_km\"; circle dropped");
-      return std::nullopt;
-    }
-    if (!inRange(c.c.lat, c.c.lon) || c.r < 0 || c.r > 20000) {
-      rep_.warn(pos, "circle", text, "centre or radius out of range; circle dropped");
-      return std::nullopt;
-    }
-    return c;
-  }
-
-  double feetField(const pugi::xml_node& area, const std::string& pos, const char* name) {
-    auto v = childText(area, name);
+  double feetField(const Kids& kids, unsigned info, unsigned area, const char* name) {
+    auto v = kids.text(name);
     double ft = 0;
     if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
     if (parseDouble(v, ft)) return ft * kMetresPerFoot;
-    rep_.warn(pos + "/" + name, name, v, "not a number of feet; left absent");
+    rep_.warn(areaPos(info, area) + "/" + name, name, v, "not a number of feet; left absent");
     return std::numeric_limits<double>::quiet_NaN();
   }
 
-  void mapArea(const pugi::xml_node& area, const std::string& pos, schema::Area::Builder out) {
-    out.setDescription(std::string(childText(area, "areaDesc")));
-    std::vector<std::vector<Pt>> polys;
-    auto polyNodes = children(area, "polygon");
-    for (size_t i = 0; i < polyNodes.size(); ++i)
-      if (auto r = parsePolygon(textOf(polyNodes[i]), indexed(pos, "polygon", i))) polys.push_back(std::move(*r));
-    auto pl = out.initPolygons(static_cast<unsigned>(polys.size()));
-    for (size_t i = 0; i < polys.size(); ++i) {
-      auto pts = pl[static_cast<unsigned>(i)].initPoints(static_cast<unsigned>(polys[i].size()));
-      for (size_t k = 0; k < polys[i].size(); ++k) {
-        pts[static_cast<unsigned>(k)].setLat(polys[i][k].lat);
-        pts[static_cast<unsigned>(k)].setLon(polys[i][k].lon);
+  void mapArea(const pugi::xml_node& area, unsigned info, unsigned areaIdx, schema::Area::Builder out) {
+    Kids kids(area);
+    out.setDescription(capText(kids.text("areaDesc")));
+    size_t nPoly = kids.count("polygon");
+    if (nPoly == 1) {
+      // The common case: parse straight into the message.
+      if (parsePolygon(kids.text("polygon"), info, areaIdx, 0, ring_)) {
+        auto pts = out.initPolygons(1)[0].initPoints(static_cast<unsigned>(ring_.size()));
+        for (size_t k = 0; k < ring_.size(); ++k) {
+          pts[static_cast<unsigned>(k)].setLat(ring_[k].lat);
+          pts[static_cast<unsigned>(k)].setLon(ring_[k].lon);
+        }
+      } else {
+        out.initPolygons(0);
+      }
+    } else {
+      std::vector<std::vector<Pt>> polys;
+      size_t polyIdx = 0;
+      kids.each("polygon", [&](const pugi::xml_node& n) {
+        if (parsePolygon(textOf(n), info, areaIdx, polyIdx, ring_)) polys.push_back(ring_);
+        ++polyIdx;
+      });
+      auto pl = out.initPolygons(static_cast<unsigned>(polys.size()));
+      for (size_t i = 0; i < polys.size(); ++i) {
+        auto pts = pl[static_cast<unsigned>(i)].initPoints(static_cast<unsigned>(polys[i].size()));
+        for (size_t k = 0; k < polys[i].size(); ++k) {
+          pts[static_cast<unsigned>(k)].setLat(polys[i][k].lat);
+          pts[static_cast<unsigned>(k)].setLon(polys[i][k].lon);
+        }
       }
     }
     std::vector<Circ> circles;
-    auto circNodes = children(area, "circle");
-    for (size_t i = 0; i < circNodes.size(); ++i)
-      if (auto c = parseCircle(textOf(circNodes[i]), indexed(pos, "circle", i))) circles.push_back(*c);
+    size_t circIdx = 0;
+    kids.each("circle", [&](const pugi::xml_node& n) {
+      auto text = textOf(n);
+      auto parts = splitWs(text);
+      Circ c{};
+      if (parts.size() != 2 || !parseLatLon(parts[0], c.c.lat, c.c.lon) || !parseDouble(parts[1], c.r)) {
+        rep_.warn(indexed(areaPos(info, areaIdx), "circle", circIdx), "circle", text,
+                  "not \"lat,lon radius_km\"; circle dropped");
+      } else if (!inRange(c.c.lat, c.c.lon) || c.r < 0 || c.r > 20000) {
+        rep_.warn(indexed(areaPos(info, areaIdx), "circle", circIdx), "circle", text,
+                  "centre or radius out of range; circle dropped");
+      } else {
+        circles.push_back(c);
+      }
+      ++circIdx;
+    });
     auto cl = out.initCircles(static_cast<unsigned>(circles.size()));
     for (size_t i = 0; i < circles.size(); ++i) {
       auto c = cl[static_cast<unsigned>(i)];
@@ -521,31 +756,159 @@ class CapMapper {
       c.getCenter().setLon(circles[i].c.lon);
       c.setRadiusKm(circles[i].r);
     }
-    auto geocodes = valuePairs(area, "geocode");
+    auto& geocodes = geocodes_;
+    valuePairs(kids, "geocode", geocodes);
     setPairs(out.initGeocodes(static_cast<unsigned>(geocodes.size())), geocodes);
-    std::vector<std::string> admin;
+    std::string_view admin[16];
+    size_t nAdmin = 0;
+    std::vector<std::string_view> moreAdmin;
     for (size_t i = 0; i < geocodes.size(); ++i) {
-      std::string key = lowerAscii(trim(geocodes[i].key));
       bool named = false;
-      for (auto n : kAdminCodeNames) named = named || key == n;
+      for (auto n : kAdminCodeNames) named = named || iequals(geocodes[i].key, n);
       if (!named) continue;
-      auto v = trim(geocodes[i].value);
-      if (isAdminCode(v)) admin.emplace_back(v);
-      else rep_.warn(indexed(pos, "geocode", i), "geocode", v, "GB/T 2260 code must be 6 or 12 digits; not an adminCode");
+      auto v = geocodes[i].value;
+      if (!isAdminCode(v)) {
+        rep_.warn(indexed(areaPos(info, areaIdx), "geocode", i), "geocode", v,
+                  "GB/T 2260 code must be 6 or 12 digits; not an adminCode");
+        continue;
+      }
+      if (nAdmin < 16) admin[nAdmin++] = v;
+      else moreAdmin.push_back(v);
     }
-    auto al = out.initAdminCodes(static_cast<unsigned>(admin.size()));
-    for (size_t i = 0; i < admin.size(); ++i) al.set(static_cast<unsigned>(i), admin[i]);
-    out.setAltitudeM(feetField(area, pos, "altitude"));
-    out.setCeilingM(feetField(area, pos, "ceiling"));
+    auto al = out.initAdminCodes(static_cast<unsigned>(nAdmin + moreAdmin.size()));
+    for (size_t i = 0; i < nAdmin; ++i) al.set(static_cast<unsigned>(i), capText(admin[i]));
+    for (size_t i = 0; i < moreAdmin.size(); ++i) al.set(static_cast<unsigned>(nAdmin + i), capText(moreAdmin[i]));
+    out.setAltitudeM(feetField(kids, info, areaIdx, "altitude"));
+    out.setCeilingM(feetField(kids, info, areaIdx, "ceiling"));
   }
 
   Reporter& rep_;
+  std::vector<Pt> ring_;  // reused across polygons
+  std::vector<KV> codes_, params_, geocodes_;  // reused across infos and areas
 };
 
-bool hasDeclaration(std::string_view xml, std::string_view what) {
-  // Markup declarations are ASCII in every ASCII-compatible encoding; UTF-16/32 documents are checked on the
-  // parsed tree instead (parse_doctype).
-  return xml.find(what) != std::string_view::npos;
+// True if the bytes contain "<!DOCTYPE" or "<!ENTITY". Markup declarations are ASCII in every ASCII-compatible
+// encoding; UTF-16/32 documents are checked on the parsed tree instead (parse_doctype). Scans for '!' (rare in
+// XML: comments, CDATA) rather than '<' (everywhere), so the check costs a memchr over the input.
+bool hasDtdDeclaration(std::string_view xml) {
+  const char* p = xml.data();
+  const char* end = p + xml.size();
+  while (p < end) {
+    const char* bang = static_cast<const char*>(std::memchr(p, '!', static_cast<size_t>(end - p)));
+    if (!bang) return false;
+    if (bang > xml.data() && bang[-1] == '<') {
+      std::string_view rest(bang + 1, static_cast<size_t>(end - bang - 1));
+      if (rest.substr(0, 7) == "DOCTYPE" || rest.substr(0, 6) == "ENTITY") return true;
+    }
+    p = bang + 1;
+  }
+  return false;
+}
+
+// Well-formed UTF-8 (any code point; control characters are XML's business, not the encoding's).
+bool validUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    // Fast path: 8 ASCII bytes at a time.
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (w & 0x8080808080808080ULL) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
+    else return false;
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+// The encoding named by the XML declaration at the start of `xml` (after a UTF-8 BOM), lower-cased; "" if none.
+std::string declaredEncoding(std::string_view xml) {
+  if (xml.substr(0, 3) == "\xEF\xBB\xBF") xml.remove_prefix(3);
+  if (xml.substr(0, 5) != "<?xml") return {};
+  size_t end = xml.find("?>");
+  if (end == std::string_view::npos) return {};
+  std::string_view decl = xml.substr(0, end);
+  size_t at = decl.find("encoding");
+  if (at == std::string_view::npos) return {};
+  size_t q = decl.find_first_of("'\"", at);
+  if (q == std::string_view::npos) return {};
+  size_t q2 = decl.find(decl[q], q + 1);
+  if (q2 == std::string_view::npos) return {};
+  return lowerAscii(decl.substr(q + 1, q2 - q - 1));
+}
+
+bool isGbEncoding(const std::string& enc) {
+  return enc == "gb2312" || enc == "gbk" || enc == "gb18030" || enc == "cp936" || enc == "x-gbk" || enc == "gb_2312-80";
+}
+
+// GB18030 (superset of GBK and GB2312) -> UTF-8. False at the first undecodable byte (offset in `badAt`).
+bool gb18030ToUtf8(std::string_view in, std::string& out, size_t& badAt) {
+  iconv_t cd = iconv_open("UTF-8", "GB18030");
+  if (cd == reinterpret_cast<iconv_t>(-1)) {
+    badAt = 0;
+    return false;
+  }
+  out.assign(in.size() * 2 + 16, '\0');
+  char* src = const_cast<char*>(in.data());
+  size_t srcLeft = in.size();
+  char* dst = out.data();
+  size_t dstLeft = out.size();
+  bool ok = true;
+  while (srcLeft > 0) {
+    if (iconv(cd, &src, &srcLeft, &dst, &dstLeft) == static_cast<size_t>(-1)) {
+      if (errno == E2BIG) {
+        size_t used = out.size() - dstLeft;
+        out.resize(out.size() * 2);
+        dst = out.data() + used;
+        dstLeft = out.size() - used;
+        continue;
+      }
+      ok = false;
+      badAt = in.size() - srcLeft;
+      break;
+    }
+  }
+  out.resize(out.size() - dstLeft);
+  iconv_close(cd);
+  return ok;
+}
+
+void collectPrefixes(const pugi::xml_node& n, std::vector<std::string>& used, bool& usesDefault) {
+  auto addName = [&](std::string_view name, bool isElement) {
+    size_t colon = name.find(':');
+    if (colon == std::string_view::npos) {
+      if (isElement) usesDefault = true;
+      return;
+    }
+    std::string p(name.substr(0, colon));
+    if (p == "xmlns" || p == "xml") return;
+    if (std::find(used.begin(), used.end(), p) == used.end()) used.push_back(p);
+  };
+  addName(n.name(), true);
+  for (auto a = n.first_attribute(); a; a = a.next_attribute()) addName(a.name(), false);
+  for (auto c = n.first_child(); c; c = c.next_sibling())
+    if (c.type() == pugi::node_element) collectPrefixes(c, used, usesDefault);
 }
 
 }  // namespace
@@ -614,6 +977,89 @@ bool parseCapTime(std::string_view t, int64_t& ms) {
   return true;
 }
 
+std::string_view localName(const pugi::xml_node& n) {
+  std::string_view name = n.name();
+  size_t colon = name.find(':');
+  return colon == std::string_view::npos ? name : name.substr(colon + 1);
+}
+
+std::string namespaceOf(const pugi::xml_node& n) {
+  std::string_view name = n.name();
+  size_t colon = name.find(':');
+  std::string attr = colon == std::string_view::npos ? "xmlns" : "xmlns:" + std::string(name.substr(0, colon));
+  for (auto p = n; p && p.type() == pugi::node_element; p = p.parent())
+    if (auto a = p.attribute(attr.c_str())) return a.value();
+  return {};
+}
+
+std::string serialiseElement(const pugi::xml_node& n) {
+  pugi::xml_document doc;
+  auto copy = doc.append_copy(n);
+  std::vector<std::string> used;
+  bool usesDefault = false;
+  collectPrefixes(n, used, usesDefault);
+  // Declarations inside the subtree are copied with it; add on the copy's root the ones it inherits (a
+  // deeper redeclaration still wins over it, as in the original).
+  auto inherit = [&](const std::string& attr) {
+    if (copy.attribute(attr.c_str())) return;
+    for (auto p = n.parent(); p && p.type() == pugi::node_element; p = p.parent())
+      if (auto a = p.attribute(attr.c_str())) {
+        copy.append_attribute(attr.c_str()).set_value(a.value());
+        return;
+      }
+  };
+  if (usesDefault) inherit("xmlns");
+  for (auto& p : used) inherit("xmlns:" + p);
+  std::ostringstream os;
+  doc.save(os, "", pugi::format_raw | pugi::format_no_declaration, pugi::encoding_utf8);
+  return os.str();
+}
+
+bool loadXml(std::string_view xml, std::string_view source, size_t maxBytes, pugi::xml_document& doc,
+             std::vector<CapProblem>& problems) {
+  auto fail = [&](std::string pos, std::string field, std::string_view value, std::string reason) {
+    problems.push_back(CapProblem{CapProblem::Level::error, std::string(source), std::move(pos), std::move(field),
+                                  clipValue(value), std::move(reason)});
+    return false;
+  };
+  if (xml.size() > maxBytes)
+    return fail("document", "size", std::to_string(xml.size()) + " bytes",
+                "larger than " + std::to_string(maxBytes) + " bytes; not parsed");
+  if (hasDtdDeclaration(xml))
+    return fail("document", "DOCTYPE", "", "DTDs and entity declarations are refused (XXE); not parsed");
+
+  const unsigned opts = pugi::parse_default | pugi::parse_doctype;
+  pugi::xml_parse_result pr;
+  std::string enc = declaredEncoding(xml);
+  if (isGbEncoding(enc)) {
+    std::string utf8;
+    size_t badAt = 0;
+    if (!gb18030ToUtf8(xml, utf8, badAt))
+      return fail("offset " + std::to_string(badAt), "encoding", enc,
+                  "declared " + enc + " but the bytes are not valid GB18030");
+    pr = doc.load_buffer(utf8.data(), utf8.size(), opts, pugi::encoding_utf8);
+  } else {
+    pr = doc.load_buffer(xml.data(), xml.size(), opts, pugi::encoding_auto);
+    if (pr && pr.encoding == pugi::encoding_utf8 && !validUtf8(xml)) {
+      // Claims (or defaults to) UTF-8 but is not: Latin-1 mislabelled as UTF-8 is common in the wild.
+      problems.push_back(CapProblem{CapProblem::Level::warning, std::string(source), "document", "encoding",
+                                    enc.empty() ? "UTF-8" : enc, "not valid UTF-8 text; decoded as ISO-8859-1"});
+      pr = doc.load_buffer(xml.data(), xml.size(), opts, pugi::encoding_latin1);
+    }
+  }
+  if (!pr) {
+    // pugixml's offset counts in its converted (UTF-8) buffer, which can be longer than the input.
+    size_t at = std::min(static_cast<size_t>(pr.offset < 0 ? 0 : pr.offset), xml.size());
+    return fail("offset " + std::to_string(pr.offset), "xml", xml.substr(at, 40),
+                std::string("malformed XML: ") + pr.description());
+  }
+  for (auto n = doc.first_child(); n; n = n.next_sibling())
+    if (n.type() == pugi::node_doctype)
+      return fail("document", "DOCTYPE", n.value(), "DTDs and entity declarations are refused (XXE)");
+  if (!doc.document_element()) return fail("document", "xml", "", "no root element");
+  return true;
+}
+
 CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out) {
   CapResult result;
   Reporter rep{result, std::string(source)};
@@ -622,69 +1068,29 @@ CapResult parseCap(std::string_view xml, std::string_view source, int64_t receiv
   prov.setContentType("application/cap+xml");
   prov.setSource(std::string(source));
   prov.setReceivedMs(receivedMs);
+  if (xml.size() <= kMaxCapBytes)
+    prov.setOriginal(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(xml.data()), xml.size()));
 
-  if (xml.size() > kMaxCapBytes) {
-    rep.error("document", "size", std::to_string(xml.size()) + " bytes",
-              "larger than " + std::to_string(kMaxCapBytes) + " bytes; not parsed");
-    return result;
-  }
-  prov.setOriginal(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(xml.data()), xml.size()));
-
-  if (hasDeclaration(xml, "<!DOCTYPE") || hasDeclaration(xml, "<!ENTITY")) {
-    rep.error("document", "DOCTYPE", "", "DTDs and entity declarations are refused (XXE); not parsed");
-    return result;
-  }
-
-  const unsigned opts = pugi::parse_default | pugi::parse_doctype;
   pugi::xml_document doc;
-  auto pr = doc.load_buffer(xml.data(), xml.size(), opts, pugi::encoding_auto);
-  if (pr && pr.encoding == pugi::encoding_utf8) {
-    // Claims (or defaults to) UTF-8 but is not: Latin-1 mislabelled as UTF-8 is common in the wild.
-    bool clean = true;
-    for (auto n = doc.first_child(); n && clean;) {  // check all text, depth-first
-      if (n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata) clean = isCleanUtf8(n.value(), std::strlen(n.value()));
-      for (auto a = n.first_attribute(); a && clean; a = a.next_attribute())
-        clean = isCleanUtf8(a.value(), std::strlen(a.value()));
-      if (n.first_child()) n = n.first_child();
-      else {
-        while (n && !n.next_sibling()) n = n.parent();
-        if (n) n = n.next_sibling();
-      }
-    }
-    if (!clean) {
-      rep.warn("document", "encoding", "UTF-8", "not valid UTF-8 text; decoded as ISO-8859-1");
-      pr = doc.load_buffer(xml.data(), xml.size(), opts, pugi::encoding_latin1);
-    }
-  }
-  if (!pr) {
-    // pugixml's offset counts in its converted (UTF-8) buffer, which can be longer than the input.
-    size_t at = std::min(static_cast<size_t>(pr.offset < 0 ? 0 : pr.offset), xml.size());
-    rep.error("offset " + std::to_string(pr.offset), "xml", xml.substr(at, 40),
-              std::string("malformed XML: ") + pr.description());
-    return result;
-  }
-  for (auto n = doc.first_child(); n; n = n.next_sibling())
-    if (n.type() == pugi::node_doctype) {
-      rep.error("document", "DOCTYPE", n.value(), "DTDs and entity declarations are refused (XXE)");
-      return result;
-    }
+  if (!loadXml(xml, source, kMaxCapBytes, doc, result.problems)) return result;
 
   auto root = doc.document_element();
   if (localName(root) != "alert") {
     rep.error(root.name(), "alert", root.name(), "root element is not a CAP <alert>");
     return result;
   }
-  std::string_view rootName = root.name();
-  size_t colon = rootName.find(':');
-  std::string nsAttr = colon == std::string_view::npos ? "xmlns" : "xmlns:" + std::string(rootName.substr(0, colon));
-  std::string_view ns = root.attribute(nsAttr.c_str()).value();
+  std::string ns = namespaceOf(root);
   constexpr std::string_view kNsPrefix = "urn:oasis:names:tc:emergency:cap:";
-  if (ns.substr(0, kNsPrefix.size()) == kNsPrefix && (ns.substr(kNsPrefix.size()) == "1.0" ||
-                                                     ns.substr(kNsPrefix.size()) == "1.1" ||
-                                                     ns.substr(kNsPrefix.size()) == "1.2")) {
-    result.capVersion = std::string(ns.substr(kNsPrefix.size()));
+  std::string_view nsv = ns;
+  if (nsv.substr(0, kNsPrefix.size()) == kNsPrefix &&
+      (nsv.substr(kNsPrefix.size()) == "1.0" || nsv.substr(kNsPrefix.size()) == "1.1" ||
+       nsv.substr(kNsPrefix.size()) == "1.2")) {
+    result.capVersion = std::string(nsv.substr(kNsPrefix.size()));
   } else {
-    rep.error("alert", nsAttr, ns, "not a CAP 1.0, 1.1 or 1.2 namespace");
+    std::string_view rootName = root.name();
+    size_t colon = rootName.find(':');
+    rep.error("alert", colon == std::string_view::npos ? "xmlns" : "xmlns:" + std::string(rootName.substr(0, colon)),
+              ns, "not a CAP 1.0, 1.1 or 1.2 namespace");
     return result;
   }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <capnp/message.h>
+#include <pugixml.hpp>
 
 namespace alertbus::met {
 
@@ -62,15 +63,41 @@ struct CapResult {
 //
 // Errors (accepted = false): input larger than kMaxCapBytes, malformed XML (one error with pugixml's
 // offset), any DOCTYPE or ENTITY declaration (refused, never resolved), a root that is not alert in a CAP
-// 1.0/1.1/1.2 namespace (any prefix), missing/invalid identifier, sender, sent, status or msgType, no info.
+// 1.0/1.1/1.2 namespace (any prefix), missing/invalid identifier (CAP: no whitespace, ',', '<' or '&'),
+// sender, sent, status, msgType or scope (Public/Restricted/Private), an Update or Cancel without a usable
+// reference (it would look like a new alert, or withdraw nothing), no info in an Alert or Update.
+// A Cancel without <info> (IPAWS does this; CAP allows it) is accepted with one placeholder info
+// {event "Cancel", eventCode "cancel", language en-US, everything else unspecified} and a warning, because
+// validateMessage needs one info per warning; the cancel itself is carried by its references.
 // Warnings (accepted stays true, the part is dropped): a polygon that is empty, has an odd coordinate,
 // fewer than 4 points, is not closed (first != last) or is out of range; a bad circle; a bad reference
 // triple; an unparsable info time (left 0); a malformed resource size; an unknown enum word. An empty
 // <references/> is ignored silently.
-// Encoding: BOM and XML declaration detection by pugixml (UTF-8/16/32, ISO-8859-1 converted to UTF-8); a
-// document that claims or defaults to UTF-8 but is not valid UTF-8 is decoded as ISO-8859-1 with a warning.
+// Encoding: see loadXml (BOM, UTF-8/16/32, ISO-8859-1, GB2312/GBK/GB18030, Latin-1 mislabelled as UTF-8).
 // Cost: linear in the document size; allocates (pugixml DOM + `out`).
 CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out);
+
+// Hardened XML loading shared by every met parser (CAP, feeds, EDXL-DE, GB/T). Loads `bytes` into `doc`.
+// Refused with one error appended to `problems` (position "document" or "offset N"): input larger than
+// maxBytes; any "<!DOCTYPE" or "<!ENTITY" in the bytes or a doctype node in the parsed tree (XXE: DTDs are
+// never read, entities never resolved); malformed XML (pugixml's description and offset). Encodings: BOM
+// and declaration detection by pugixml (UTF-8/16/32, ISO-8859-1 converted to UTF-8); a declaration naming
+// GB2312, GBK, CP936 or GB18030 is converted to UTF-8 with iconv (GB18030 is a superset of the other two;
+// undecodable bytes are an error); a document that claims or defaults to UTF-8 but is not valid UTF-8 is
+// decoded as ISO-8859-1 with a warning. Returns true when `doc` holds a tree. Cost: linear, one copy.
+bool loadXml(std::string_view bytes, std::string_view source, size_t maxBytes, pugi::xml_document& doc,
+             std::vector<CapProblem>& problems);
+
+// Local name of an element or attribute name, without its namespace prefix ("cap:alert" -> "alert").
+std::string_view localName(const pugi::xml_node& n);
+
+// Namespace URI of element `n`, resolved through the xmlns declarations on it and its ancestors ("" if none).
+std::string namespaceOf(const pugi::xml_node& n);
+
+// Serialises element `n` (and its subtree) as a standalone UTF-8 XML document without declaration, adding
+// to its root the in-scope namespace declarations (from ancestors) for every prefix its subtree uses, so
+// the bytes parse on their own with the same namespaces. Used to hand embedded alerts to parseCap.
+std::string serialiseElement(const pugi::xml_node& n);
 
 // Parses a CAP/ISO 8601 date-time with a UTC offset into ms since the Unix epoch. False if malformed.
 bool parseCapTime(std::string_view text, int64_t& ms);

@@ -322,7 +322,8 @@ TEST_CASE("cap: normative event code skips DWD metadata eventCodes", "[cap]") {
   capnp::MallocMessageBuilder b;
   auto r = parseCap(
       "<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'><identifier>X</identifier><sender>s</sender>"
-      "<sent>2026-07-28T09:00:00+08:00</sent><status>Actual</status><msgType>Alert</msgType><references/>"
+      "<sent>2026-07-28T09:00:00+08:00</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>"
+      "<references/>"
       "<info><event>STURMBOEN</event><urgency>Immediate</urgency><severity>Moderate</severity>"
       "<certainty>Likely</certainty><eventCode><valueName>PROFILE_VERSION</valueName><value>2.1</value></eventCode>"
       "<eventCode><valueName>II</valueName><value>52</value></eventCode></info></alert>",

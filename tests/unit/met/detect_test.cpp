@@ -1,0 +1,341 @@
+// parseMetDocument (adapters/met/detect.h): format detection over every sample format, provenance and ids of
+// what comes out, CapProblem -> InputProblem, hostile input in every format, and the realdata corpus check.
+#include "adapters/met/detect.h"
+
+#include <capnp/message.h>
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <dirent.h>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <sys/stat.h>
+
+#include "model/json.h"
+#include "model/validate.h"
+#include "schemas/message.capnp.h"
+
+using namespace alertbus;
+using namespace alertbus::met;
+using schema::Message;
+
+namespace {
+
+const std::string kData = std::string(ALERTBUS_SOURCE_DIR) + "/tests/data/";
+
+std::string readFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
+
+std::string problems(const MetOutput& o) {
+  std::string s;
+  for (auto& p : o.output.problems) s += p.str() + "\n";
+  return s;
+}
+
+Message::Reader msg(const MetOutput& o, size_t i) { return o.output.messages.at(i)->getRoot<Message>().asReader(); }
+
+size_t errors(const MetOutput& o) {
+  return static_cast<size_t>(std::count_if(o.output.problems.begin(), o.output.problems.end(), [](auto& p) {
+    return p.level == adapter::InputProblem::Level::error;
+  }));
+}
+
+bool hasReason(const MetOutput& o, std::string_view part) {
+  for (auto& p : o.output.problems)
+    if (p.reason.find(part) != std::string::npos) return true;
+  return false;
+}
+
+// Every accepted message passes the broker's validation at its own sent time.
+void requireValid(const MetOutput& o) {
+  for (size_t i = 0; i < o.output.messages.size(); ++i) {
+    auto m = msg(o, i);
+    auto v = validateMessage(m, m.getSentMs());
+    INFO(text(m.getId()) << ": " << (v ? v->field + "=" + v->value + ": " + v->reason : ""));
+    REQUIRE(!v);
+  }
+}
+
+void listFiles(const std::string& dir, std::vector<std::string>& out) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  while (auto* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::string path = dir + "/" + e->d_name;
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) listFiles(path, out);
+    else if (S_ISREG(st.st_mode)) out.push_back(path);
+  }
+  closedir(d);
+}
+
+}  // namespace
+
+TEST_CASE("detect: every sample format is detected and mapped", "[detect]") {
+  struct Case {
+    const char* file;
+    MetFormat format;
+    size_t messages, links;
+  };
+  for (auto c : {Case{"cap/cap12-multilang.xml", MetFormat::cap, 1, 0}, Case{"cap/cap10.xml", MetFormat::cap, 1, 0},
+                 Case{"feed/atom-embedded.atom", MetFormat::atom, 3, 1}, Case{"feed/atom-index.atom", MetFormat::atom, 2, 0},
+                 Case{"feed/rss-cap.rss", MetFormat::rss, 1, 3}, Case{"edxl/de-two-alerts.xml", MetFormat::edxlDe, 2, 0},
+                 Case{"gbt/typhoon-lekima-utf8.xml", MetFormat::gbt, 1, 0},
+                 Case{"gbt/gale-zhoushan-gb18030.xml", MetFormat::gbt, 1, 0},
+                 Case{"gbt/rainstorm-gb2312.xml", MetFormat::gbt, 1, 0},
+                 Case{"gbt/typhoon-lekima-update.xml", MetFormat::gbt, 1, 0},
+                 Case{"gbt/typhoon-lekima-cancel.xml", MetFormat::gbt, 1, 0}}) {
+    auto o = parseMetDocument(readFile(kData + c.file), c.file, 1785200000000LL);
+    INFO(c.file << "\n" << problems(o));
+    CHECK(o.format == c.format);
+    CHECK(errors(o) == 0);
+    CHECK(o.output.rejected == 0);
+    CHECK(o.output.accepted == c.messages);
+    REQUIRE(o.output.messages.size() == c.messages);
+    CHECK(o.links.size() == c.links);
+    requireValid(o);
+  }
+}
+
+TEST_CASE("detect: provenance ids and sources of feed and envelope messages", "[detect]") {
+  SECTION("Atom: each message keeps only its own alert's bytes") {
+    std::string feed = readFile(kData + "feed/atom-embedded.atom");
+    auto o = parseMetDocument(feed, "nb.atom", 5);
+    REQUIRE(o.output.messages.size() == 3);
+    auto m = msg(o, 1);
+    CHECK(text(m.getId()) == "urn:oid:2.49.0.1.156.0.2026.07.28.102");
+    auto prov = m.getProvenance();
+    CHECK(text(prov.getSource()) == "nb.atom#entry[2]");
+    CHECK(text(prov.getContentType()) == "application/cap+xml");
+    CHECK(prov.getReceivedMs() == 5);
+    std::string original(reinterpret_cast<const char*>(prov.getOriginal().begin()), prov.getOriginal().size());
+    CHECK(original.rfind("<cap:alert", 0) == 0);
+    CHECK(original.size() < feed.size() / 2);
+    REQUIRE(o.links.size() == 1);
+    CHECK(o.links[0].source == "nb.atom#entry[4]");
+    CHECK(o.output.problems.size() == 1);  // entry 5: warning
+    CHECK(o.output.problems[0].level == adapter::InputProblem::Level::warning);
+    CHECK(o.output.problems[0].source == "nb.atom");
+  }
+  SECTION("index entry: original is the entry, content type Atom") {
+    auto o = parseMetDocument(readFile(kData + "feed/atom-index.atom"), "idx.atom", 0);
+    REQUIRE(o.output.messages.size() == 2);
+    auto prov = msg(o, 0).getProvenance();
+    CHECK(text(prov.getContentType()) == "application/atom+xml");
+    std::string original(reinterpret_cast<const char*>(prov.getOriginal().begin()), prov.getOriginal().size());
+    CHECK(original.rfind("<entry", 0) == 0);
+  }
+  SECTION("EDXL-DE: envelope identity in notes, one message per alert") {
+    auto o = parseMetDocument(readFile(kData + "edxl/de-two-alerts.xml"), "de.xml", 0);
+    REQUIRE(o.notes.size() == 1);
+    CHECK(o.notes[0].find("distributionID=NB-EDXL-2026-0728-001") != std::string::npos);
+    CHECK(o.notes[0].find("senderID=nbqx@nbmb.gov.cn") != std::string::npos);
+    REQUIRE(o.output.messages.size() == 2);
+    CHECK(text(msg(o, 1).getProvenance().getSource()) == "de.xml#contentObject[3]");
+    CHECK(text(msg(o, 1).getId()) == "NB-EDXL-GALE-2");
+    CHECK(o.output.problems.size() == 2);  // the PNG and the sitrep, warnings
+    CHECK(errors(o) == 0);
+  }
+  SECTION("GB/T: deterministic id and its own content type") {
+    std::string bytes = readFile(kData + "gbt/typhoon-lekima-utf8.xml");
+    auto a = parseMetDocument(bytes, "a", 0), b = parseMetDocument(bytes, "b", 1);
+    CHECK(text(msg(a, 0).getId()) == text(msg(b, 0).getId()));
+    CHECK(text(msg(a, 0).getProvenance().getContentType()) == "application/vnd.gbt35965+xml");
+  }
+}
+
+TEST_CASE("detect: refusals in every format", "[detect]") {
+  const char* dtd = "<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]>";
+  for (std::string root : {"<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'>&e;</alert>", "<alert>&e;</alert>",
+                           "<feed xmlns='http://www.w3.org/2005/Atom'>&e;</feed>", "<rss version='2.0'>&e;</rss>",
+                           "<EDXLDistribution xmlns='urn:oasis:names:tc:emergency:EDXL:DE:1.0'>&e;</EDXLDistribution>"}) {
+    auto o = parseMetDocument(std::string(dtd) + root, "t", 0);
+    INFO(root);
+    CHECK(o.output.messages.empty());
+    CHECK(o.output.rejected == 1);
+    REQUIRE(o.output.problems.size() == 1);
+    CHECK(o.output.problems[0].field == "DOCTYPE");
+  }
+  SECTION("escaped DTD inside a feed's content: that entry rejected") {
+    auto o = parseMetDocument(readFile(kData + "feed/atom-escaped-xxe.atom"), "x.atom", 0);
+    CHECK(o.output.messages.empty());
+    CHECK(o.output.rejected == 1);
+    REQUIRE(o.output.problems.size() == 1);
+    CHECK(o.output.problems[0].field == "DOCTYPE");
+    CHECK(o.output.problems[0].source == "x.atom#entry[1]");
+  }
+  SECTION("UTF-16 DOCTYPE is found on the parsed tree") {
+    std::string u8 = std::string("<?xml version='1.0' encoding='UTF-16'?><!DOCTYPE alert><alert/>");
+    std::string u16 = "\xFF\xFE";
+    for (char ch : u8) u16 += ch, u16 += '\0';
+    auto o = parseMetDocument(u16, "t", 0);
+    REQUIRE(o.output.problems.size() == 1);
+    CHECK(o.output.problems[0].field == "DOCTYPE");
+  }
+  SECTION("GeoJSON and other JSON") {
+    auto o = parseMetDocument("\xEF\xBB\xBF  {\"type\": \"FeatureCollection\", \"features\": []}", "api.json", 0);
+    CHECK(o.output.rejected == 1);
+    CHECK(hasReason(o, "unsupported format (GeoJSON)"));
+    CHECK(hasReason(parseMetDocument("[1,2]", "t", 0), "unsupported format (JSON)"));
+  }
+  SECTION("empty, unknown root, malformed") {
+    CHECK(hasReason(parseMetDocument(" \n", "t", 0), "empty input"));
+    auto o = parseMetDocument("<html><body/></html>", "t", 0);
+    CHECK(o.output.rejected == 1);
+    CHECK(hasReason(o, "unsupported format"));
+    CHECK(hasReason(parseMetDocument("<alert", "t", 0), "malformed XML"));
+    CHECK(hasReason(parseMetDocument("STCD,TM,Z\n1,2,3\n", "t", 0), "unsupported format (not XML)"));
+  }
+  SECTION("CAP errors become error problems and the document is not published") {
+    auto o = parseMetDocument("<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'><identifier>a b</identifier></alert>",
+                              "t", 0);
+    CHECK(o.output.messages.empty());
+    CHECK(o.output.rejected == 1);
+    CHECK(errors(o) >= 5);
+    CHECK(hasReason(o, "contains whitespace"));
+  }
+}
+
+TEST_CASE("detect: CAP rules added for real captures", "[detect][cap]") {
+  const std::string head =
+      "<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'><identifier>ID-1</identifier><sender>s</sender>"
+      "<sent>2026-07-28T09:00:00+08:00</sent><status>Actual</status>";
+  const std::string info = "<info><event>Storm</event><urgency>Unknown</urgency><severity>Unknown</severity>"
+                           "<certainty>Unknown</certainty></info>";
+  SECTION("missing scope (xx-missing-scope.cap)") {
+    auto o = parseMetDocument(head + "<msgType>Alert</msgType>" + info + "</alert>", "t", 0);
+    CHECK(o.output.rejected == 1);
+    CHECK(hasReason(o, "required element missing"));
+    CHECK(o.output.problems[0].position == "alert/scope");
+  }
+  SECTION("bad scope word") {
+    auto o = parseMetDocument(head + "<msgType>Alert</msgType><scope>Everyone</scope>" + info + "</alert>", "t", 0);
+    CHECK(hasReason(o, "not Public, Restricted or Private"));
+  }
+  SECTION("Update with empty references (ca-eccc-empty-references-errors.cap)") {
+    auto o = parseMetDocument(head + "<msgType>Update</msgType><scope>Public</scope><references/>" + info + "</alert>",
+                              "t", 0);
+    CHECK(o.output.rejected == 1);
+    CHECK(hasReason(o, "an Update without a usable"));
+  }
+  SECTION("Cancel whose only reference is malformed") {
+    auto o = parseMetDocument(head + "<msgType>Cancel</msgType><scope>Public</scope><references>just-an-id</references>" +
+                                  info + "</alert>",
+                              "t", 0);
+    CHECK(o.output.rejected == 1);
+    CHECK(hasReason(o, "a Cancel without a usable"));
+  }
+  SECTION("Cancel without info (IPAWS) gets a placeholder info and passes validation") {
+    auto o = parseMetDocument(
+        head + "<msgType>Cancel</msgType><scope>Public</scope><references>s,ID-0,2026-07-28T08:00:00+08:00</references>"
+               "</alert>",
+        "t", 0);
+    INFO(problems(o));
+    REQUIRE(o.output.messages.size() == 1);
+    requireValid(o);
+    CHECK(text(msg(o, 0).getReferences()[0].getId()) == "ID-0");
+    CHECK(hasReason(o, "placeholder info"));
+  }
+  SECTION("identifier with a comma (us-nws-atom-invalid-identifier.atom)") {
+    std::string s = head + "<msgType>Alert</msgType><scope>Public</scope>" + info + "</alert>";
+    s.replace(s.find("ID-1"), 4, "INVALID, ");
+    auto o = parseMetDocument(s, "t", 0);
+    CHECK(o.output.rejected == 1);
+    CHECK(o.output.problems[0].position == "alert/identifier");
+  }
+  SECTION("an area with 60 geocodes and an info with 20 categories (beyond the inline buffers)") {
+    std::string area = "<area><areaDesc>many</areaDesc>";
+    for (int i = 0; i < 60; ++i)
+      area += "<geocode><valueName>GB2260</valueName><value>3302" + std::to_string(10 + i) + "</value></geocode>";
+    area += "</area>";
+    std::string cats;
+    for (int i = 0; i < 20; ++i) cats += "<category>Met</category>";
+    std::string s = head + "<msgType>Alert</msgType><scope>Public</scope><info>" + cats +
+                    "<event>Storm</event><urgency>Unknown</urgency><severity>Unknown</severity>"
+                    "<certainty>Unknown</certainty>" + area + "</info></alert>";
+    auto o = parseMetDocument(s, "t", 0);
+    INFO(problems(o));
+    REQUIRE(o.output.messages.size() == 1);
+    auto info = msg(o, 0).getPayload().getWarning()[0];
+    CHECK(info.getCategories().size() == 20);
+    REQUIRE(info.getAreas()[0].getAdminCodes().size() == 60);
+    CHECK(text(info.getAreas()[0].getAdminCodes()[59]) == "330269");
+    CHECK(info.getAreas()[0].getGeocodes().size() == 60);
+  }
+  SECTION("CAP declared GBK is converted") {
+    std::string s = "<?xml version='1.0' encoding='GBK'?>" + head + "<msgType>Alert</msgType><scope>Public</scope>" +
+                    "<info><event>\xCC\xA8\xB7\xE7</event><urgency>Unknown</urgency><severity>Unknown</severity>"
+                    "<certainty>Unknown</certainty></info></alert>";  // 台风 in GBK
+    auto o = parseMetDocument(s, "t", 0);
+    INFO(problems(o));
+    REQUIRE(o.output.messages.size() == 1);
+    CHECK(text(msg(o, 0).getPayload().getWarning()[0].getEvent()) == "台风");
+  }
+}
+
+TEST_CASE("detect: never crashes on truncated or garbled samples of every format", "[detect][robustness]") {
+  const char* names[] = {"feed/atom-embedded.atom", "feed/atom-index.atom", "feed/rss-cap.rss", "edxl/de-two-alerts.xml",
+                         "gbt/typhoon-lekima-utf8.xml", "gbt/gale-zhoushan-gb18030.xml", "gbt/rainstorm-gb2312.xml"};
+  uint32_t seed = 4242;
+  auto rnd = [&] { return seed = seed * 1664525u + 1013904223u; };
+  size_t runs = 0, messages = 0;
+  auto check = [&](std::string_view bytes) {
+    auto o = parseMetDocument(bytes, "fuzz", 0);
+    for (size_t i = 0; i < o.output.messages.size(); ++i) validateMessage(msg(o, i), 0);  // must not crash
+    // Every refused document has at least one error problem.
+    if (o.output.rejected > 0) CHECK(errors(o) > 0);
+    messages += o.output.messages.size();
+    ++runs;
+  };
+  for (auto name : names) {
+    std::string bytes = readFile(kData + name);
+    REQUIRE(!bytes.empty());
+    for (size_t cut = 0; cut < bytes.size(); cut += 11) check(std::string_view(bytes).substr(0, cut));
+    for (int i = 0; i < 150; ++i) {
+      std::string g = bytes;
+      for (int k = 0; k < 4; ++k) g[rnd() % g.size()] = static_cast<char>(rnd() & 0xff);
+      check(g);
+    }
+  }
+  CHECK(runs > 1000);
+  CHECK(messages > 0);
+}
+
+// Corpus check: ALERTBUS_MET_CORPUS=<dir> (searched recursively; ALERTBUS_CAP_CORPUS is read too) prints, per
+// file, the detected format, what was accepted and what was rejected and why, and the links to fetch.
+// ALERTBUS_CAP_CORPUS_JSON=1 also prints each message as JSON. Never fails on the corpus content.
+TEST_CASE("detect: corpus named by ALERTBUS_MET_CORPUS", "[detect][corpus]") {
+  const char* dir = std::getenv("ALERTBUS_MET_CORPUS");
+  if (!dir || !*dir) dir = std::getenv("ALERTBUS_CAP_CORPUS");
+  if (!dir || !*dir) return;
+  std::vector<std::string> files;
+  listFiles(dir, files);
+  std::sort(files.begin(), files.end());
+  for (auto& path : files) {
+    std::string bytes = readFile(path);
+    auto o = parseMetDocument(bytes, path, 0);
+    std::cout << path << ": " << metFormatName(o.format) << ": " << o.output.accepted << " accepted, "
+              << o.output.rejected << " rejected, " << o.links.size() << " links\n";
+    for (auto& n : o.notes) std::cout << "  note: " << n << "\n";
+    for (size_t i = 0; i < o.output.messages.size(); ++i) {
+      auto m = msg(o, i);
+      auto v = validateMessage(m, m.getSentMs());
+      std::cout << "  message " << text(m.getId()) << " (" << text(m.getProvenance().getSource()) << ", "
+                << text(m.getProvenance().getContentType()) << ", " << m.getPayload().getWarning().size()
+                << " infos, eventCode " << text(m.getPayload().getWarning()[0].getEventCode()) << ")"
+                << (v ? ": validateMessage: " + v->field + "=\"" + v->value + "\": " + v->reason : "") << "\n";
+      if (std::getenv("ALERTBUS_CAP_CORPUS_JSON")) std::cout << messageToJson(m) << "\n";
+    }
+    for (auto& l : o.links) std::cout << "  link " << l.url << " (" << l.source << ", updatedMs " << l.updatedMs << ")\n";
+    for (auto& p : o.output.problems) std::cout << "  " << p.str() << "\n";
+  }
+}
