@@ -86,8 +86,12 @@ Opt checkAreas(const Path& base, capnp::List<schema::Area>::Reader areas) {
   return std::nullopt;
 }
 
-Opt checkInfos(const Path& base, capnp::List<schema::Info>::Reader infos, int64_t nowMs, bool canExpire) {
-  if (infos.size() == 0) return bad(base.str(), "[]", "at least one info is required");
+// A Cancel may carry no info (CAP allows it, and IPAWS sends them so): it withdraws what its references
+// name, and has nothing to describe.
+Opt checkInfos(const Path& base, capnp::List<schema::Info>::Reader infos, int64_t nowMs, bool canExpire,
+               bool isCancel) {
+  if (infos.size() == 0 && !isCancel)
+    return bad(base.str(), "[]", "at least one info is required (only a cancel may have none)");
   bool allExpired = true;
   for (unsigned i = 0; i < infos.size(); ++i) {
     auto info = infos[i];
@@ -178,9 +182,11 @@ std::optional<Problem> validateMessage(schema::Message::Reader m, int64_t nowMs)
     case schema::Message::Payload::UNSPECIFIED:
       return bad("payload", "unspecified", "payload is required");
     case schema::Message::Payload::WARNING:
-      return checkInfos(Path{nullptr, "payload.warning"}, pl.getWarning(), nowMs, canExpire);
+      return checkInfos(Path{nullptr, "payload.warning"}, pl.getWarning(), nowMs, canExpire,
+                        type == schema::MsgType::CANCEL);
     case schema::Message::Payload::FORECAST:
-      return checkInfos(Path{nullptr, "payload.forecast"}, pl.getForecast(), nowMs, canExpire);
+      return checkInfos(Path{nullptr, "payload.forecast"}, pl.getForecast(), nowMs, canExpire,
+                        type == schema::MsgType::CANCEL);
     case schema::Message::Payload::OBSERVATION: {
       auto o = pl.getObservation();
       if (o.getStation().size() == 0) return bad("payload.observation.station", "", "station is required");

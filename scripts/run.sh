@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults: installs what is missing, builds, generates key pairs on first run
-# (var/keys/), starts alertbusd with config/alertbusd.toml, shows live traffic (alertbus tail) for sample
-# messages published with alertbus send, and keeps the bus running until Ctrl-C.
+# (var/keys/), starts alertbusd with config/alertbusd.toml and the agency adapters (alertbus-met, -water,
+# -fire, -maritime with config/<adapter>.toml, watching var/inbox/<adapter>/), shows live traffic
+# (alertbus tail) for demo inputs dropped into those directories and sample messages published with
+# alertbus send, and keeps the bus running until Ctrl-C.
 #   ALERTBUS_DEMO_EXIT=1 scripts/run.sh   exits after the demo traffic instead of serving on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,14 +31,25 @@ for _ in $(seq 1 100); do  # up to 10 s for the broker to bind
 done
 [[ -f var/broker.endpoint ]] || { echo "run.sh: alertbusd did not start" >&2; exit 1; }
 
+echo "== adapters (logs in var/log/) =="
+mkdir -p var/log
+for adapter in met water fire maritime; do
+  exe="$bin/adapters/alertbus-$adapter"
+  [[ -x "$exe" ]] || continue
+  "$exe" --config "config/$adapter.toml" 2>"var/log/$adapter.log" &
+  pids+=($!)
+  echo "alertbus-$adapter: watching var/inbox/$adapter/"
+done
+
 echo "== live traffic (alertbus tail) =="
 "$bin/cli/alertbus" tail --key var/keys/admin.key &
 pids+=($!)
 run=$(date +%s)
+scripts/demo-inputs.sh var/inbox
 "$bin/cli/alertbus" send --key var/keys/met.key --id-suffix "-$run" \
   config/samples/typhoon-orange.json config/samples/rainstorm-yellow-exercise.json
 "$bin/cli/alertbus" send --key var/keys/water.key --id-suffix "-$run" config/samples/river-level.json
-sleep 1  # let tail print before the status table
+sleep 3  # let the adapters pick up their inputs and tail print before the status table
 echo "== alertbus status =="
 "$bin/cli/alertbus" status --key var/keys/admin.key
 if [[ "${ALERTBUS_DEMO_EXIT:-0}" == 1 ]]; then exit 0; fi

@@ -274,7 +274,12 @@ class Runner {
     if (!spec_.subscribeOutlet.empty() && spec_.onDelivery) {
       client_->onDeliver = [this](const Delivery& d) {
         int64_t now = wallMs();
-        Output out = spec_.onDelivery(d.message, now);
+        // The broker names the sender beside the message; put it in, so references to it are complete.
+        capnp::MallocMessageBuilder copy;
+        copy.setRoot(d.message);
+        auto m = copy.getRoot<schema::Message>();
+        if (m.getSender().size() == 0) m.setSender(d.sender);
+        Output out = spec_.onDelivery(m.asReader(), now);
         finishInput(handle(std::move(out), "delivery seq " + std::to_string(d.seq), now));
         client_->ack(d.seq);
       };
@@ -401,7 +406,7 @@ class Runner {
   }
 
   void summary(const std::string& source, const Tally& t) {
-    log_.info(spec_.name, source + ": " + std::to_string(t.published) + " published, " +
+    log_.info(spec_.name, source + ": " + std::to_string(t.published) + (dryRun_ ? " printed (dry run), " : " published, ") +
                               std::to_string(t.duplicates) + " already published, " + std::to_string(t.expired) +
                               " expired, " + std::to_string(t.errors) + " problem(s)");
   }
@@ -651,8 +656,9 @@ int checkCorpus(const AdapterSpec& spec, const std::string& dir, uint64_t maxByt
     }
     for (auto& p : out.problems) lines += "  " + p.str() + "\n";
     for (auto& u : out.fetchUrls) lines += "  link (would be fetched): " + u + "\n";
-    printf("%s: %zu message(s) accepted (%zu already expired), %zu invalid, %zu input(s) rejected, %zu problem(s)\n%s",
-           f.c_str(), ok, expired, invalid, out.rejected, out.problems.size(), lines.c_str());
+    printf("%s: %zu input(s) accepted, %zu rejected; %zu message(s) accepted (%zu already expired), %zu invalid, "
+           "%zu problem(s)\n%s",
+           f.c_str(), out.accepted, out.rejected, ok, expired, invalid, out.problems.size(), lines.c_str());
     totalAccepted += ok;
     totalRejected += out.rejected + invalid;
   }

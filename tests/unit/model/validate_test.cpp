@@ -166,6 +166,15 @@ TEST_CASE("validate: warning and forecast infos", "[validate]") {
     expectInvalid(check([](Message::Builder m) { m.getPayload().initWarning(0); }), "payload.warning", "[]");
     expectInvalid(check([](Message::Builder m) { m.getPayload().initForecast(0); }), "payload.forecast", "[]");
   }
+  SECTION("a cancel may have no info") {
+    expectOk(check([](Message::Builder m) {
+      m.setMsgType(schema::MsgType::CANCEL);
+      auto r = m.initReferences(1)[0];
+      r.setSender("met");
+      r.setId("earlier");
+      m.getPayload().initWarning(0);
+    }));
+  }
   SECTION("eventCode required, at most 64 bytes, clean") {
     expectInvalid(check([](Message::Builder m) { info0(m).setEventCode(""); }), "payload.warning[0].eventCode", "");
     expectOk(check([](Message::Builder m) { info0(m).setEventCode(std::string(64, 'e')); }));

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Writes demo inputs, timestamped now, into the adapters' watched directories (var/inbox/<adapter>/), the
+# way partner systems deliver them: written as .tmp, then renamed in. Used by scripts/run.sh.
+#   scripts/demo-inputs.sh [inbox-root]     default var/inbox
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=${1:-var/inbox}
+run=$(date +%s)
+iso() { date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%S+00:00; }
+cst() { TZ=Asia/Shanghai date -d "@$(($(date +%s) - $1 * 60))" "+%Y-%m-%d %H:%M"; }
+put() { mkdir -p "$(dirname "$1")"; cat > "$1.tmp"; mv "$1.tmp" "$1"; }
+
+# Meteorology: a CAP 1.2 typhoon warning and a GB/T 35965-style gale warning.
+put "$root/met/typhoon-$run.xml" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>NBMB-TY-$run</identifier><sender>nbqx@nbmb.gov.cn</sender><sent>$(iso -60)</sent>
+  <status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
+  <info>
+    <language>zh-CN</language><category>Met</category><event>台风</event>
+    <urgency>Immediate</urgency><severity>Severe</severity><certainty>Likely</certainty>
+    <eventCode><valueName>GB/T 35965</valueName><value>11B01</value></eventCode>
+    <expires>$(iso 21600)</expires>
+    <senderName>宁波市气象台</senderName><headline>宁波市气象台发布台风橙色预警信号</headline>
+    <description>受台风影响，预计未来24小时内沿海海面风力将达10级以上。</description>
+    <parameter><valueName>预警颜色</valueName><value>橙色</value></parameter>
+    <area><areaDesc>北仑区、象山县、宁海县</areaDesc>
+      <polygon>29.80,121.80 29.95,122.10 29.30,122.00 29.20,121.60 29.80,121.80</polygon>
+      <geocode><valueName>GB2260</valueName><value>330206</value></geocode>
+      <geocode><valueName>GB2260</valueName><value>330225</value></geocode>
+      <geocode><valueName>GB2260</valueName><value>330226</value></geocode></area>
+  </info>
+</alert>
+XML
+put "$root/met/gale-$run.xml" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<alert>
+  <identifier>33020041600000_$run</identifier><sender>宁波市气象台</sender><senderCode>330200000000</senderCode>
+  <sendTime>$(iso -30)</sendTime><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
+  <info>
+    <eventType>11B06</eventType><severity>Yellow</severity><urgency>Expected</urgency><certainty>Likely</certainty>
+    <effective>$(iso -30)</effective><expires>$(iso 43200)</expires><senderName>宁波市气象台</senderName>
+    <headline>宁波市气象台发布大风黄色预警信号</headline>
+    <description>预计今天夜里到明天，沿海海面将出现8~9级大风。</description>
+    <area><areaDesc>宁波沿海海面</areaDesc><geocode>330206000000</geocode><geocode>330225000000</geocode></area>
+  </info>
+</alert>
+XML
+
+# Water: hourly gauge readings (China Standard Time) rising over the warning level (WRZ 2.93 m).
+put "$root/water/readings-$run.csv" <<CSV
+STCD,STNM,TM,Z,Q
+70110400,余姚,$(cst 180),2.41,120.5
+70110400,余姚,$(cst 120),2.62,150
+70110400,余姚,$(cst 60),2.98,185
+70120200,北渡,$(cst 60),3.10,350
+70130100,皎口水库,$(cst 60),-99999,
+CSV
+
+# Fire: a 119 dispatch report (one JSON object per line).
+put "$root/fire/dispatch-$run.jsonl" <<JSON
+{"id":"NB-$run","updateNumber":0,"type":"building-fire","position":{"lat":29.8683,"lon":121.5440},"adminCode":"330203","address":"宁波市海曙区中山西路","alarmLevel":2,"reportedAt":"$(iso -300)","status":"dispatched","statusAt":"$(iso -240)","resources":{"personnel":24,"vehicles":5},"narrative":"商住楼三层起火，已调派海曙、江北中队。"}
+JSON
+echo "demo-inputs: wrote met, water and fire inputs into $root/"
