@@ -630,7 +630,7 @@ int checkCorpus(const AdapterSpec& spec, const std::string& dir, uint64_t maxByt
     }
   }
   std::sort(files.begin(), files.end());
-  size_t totalAccepted = 0, totalRejected = 0;
+  size_t totalAccepted = 0, totalRejected = 0, inputsAccepted = 0, inputsRejected = 0;
   int64_t now = wallMs();
   for (auto& f : files) {
     std::string bytes, err;
@@ -661,8 +661,12 @@ int checkCorpus(const AdapterSpec& spec, const std::string& dir, uint64_t maxByt
            f.c_str(), out.accepted, out.rejected, ok, expired, invalid, out.problems.size(), lines.c_str());
     totalAccepted += ok;
     totalRejected += out.rejected + invalid;
+    inputsAccepted += out.accepted;
+    inputsRejected += out.rejected;
   }
-  printf("%zu file(s): %zu message(s) accepted, %zu rejected\n", files.size(), totalAccepted, totalRejected);
+  printf("%zu file(s): %zu message(s) accepted, %zu rejected; inputs (records, lines, documents): %zu accepted, "
+         "%zu rejected\n",
+         files.size(), totalAccepted, totalRejected, inputsAccepted, inputsRejected);
   return 0;
 }
 

@@ -21,7 +21,7 @@ struct Stmt {
 }  // namespace
 
 uint64_t contentHash(std::string_view bytes) {
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = 14695981039346656037ULL;  // FNV-1a 64-bit offset basis
   for (unsigned char c : bytes) {
     h ^= c;
     h *= 1099511628211ULL;

@@ -245,5 +245,5 @@ TEST_CASE("met: --check prints per file what is accepted and rejected and why", 
   CHECK(r.out.find("good.xml: 1 input(s) accepted, 0 rejected; 1 message(s) accepted") != std::string::npos);
   CHECK(r.out.find("bad.xml: 0 input(s) accepted, 1 rejected; 0 message(s) accepted") != std::string::npos);
   CHECK(r.out.find("identifier") != std::string::npos);
-  CHECK(r.out.find("2 file(s): 1 message(s) accepted, 1 rejected") != std::string::npos);
+  CHECK(r.out.find("2 file(s): 1 message(s) accepted, 1 rejected; inputs (records, lines, documents): 1 accepted, 1 rejected") != std::string::npos);
 }
