@@ -24,8 +24,8 @@ put "$root/met/typhoon-$run.xml" <<XML
     <senderName>宁波市气象台</senderName><headline>宁波市气象台发布台风橙色预警信号</headline>
     <description>受台风影响，预计未来24小时内沿海海面风力将达10级以上。</description>
     <parameter><valueName>预警颜色</valueName><value>橙色</value></parameter>
-    <area><areaDesc>北仑区、象山县、宁海县</areaDesc>
-      <polygon>29.80,121.80 29.95,122.10 29.30,122.00 29.20,121.60 29.80,121.80</polygon>
+    <area><areaDesc>北仑区、象山县、宁海县及沿海海面</areaDesc>
+      <polygon>29.00,121.90 29.00,122.50 29.80,122.50 29.80,121.90 29.00,121.90</polygon>
       <geocode><valueName>GB2260</valueName><value>330206</value></geocode>
       <geocode><valueName>GB2260</valueName><value>330225</value></geocode>
       <geocode><valueName>GB2260</valueName><value>330226</value></geocode></area>
@@ -61,4 +61,25 @@ CSV
 put "$root/fire/dispatch-$run.jsonl" <<JSON
 {"id":"NB-$run","updateNumber":0,"type":"building-fire","position":{"lat":29.8683,"lon":121.5440},"adminCode":"330203","address":"宁波市海曙区中山西路","alarmLevel":2,"reportedAt":"$(iso -300)","status":"dispatched","statusAt":"$(iso -240)","resources":{"personnel":24,"vehicles":5},"narrative":"商住楼三层起火，已调派海曙、江北中队。"}
 JSON
-echo "demo-inputs: wrote met, water and fire inputs into $root/"
+# Maritime: an AIS receiver log (two fishing boats at sea off Xiangshan, one in Shipu harbour, one in
+# the Yong river; static reports with names) and a NAVTEX navigational warning from Shanghai (station Q).
+put "$root/maritime/ais-$run.nmea" <<'NMEA'
+!AIVDM,1,1,,A,169EEh@P0t8gWKP@jm43Q2lD0000,0*3C
+!AIVDM,1,1,,A,169EEhPP008f?RP@eEP3Q2lD0000,0*5B
+!AIVDM,1,1,,A,169EEhhP1E8e6C0@r9l3Q2lD0000,0*3B
+!AIVDM,1,1,,A,169EEi0P0`8gn50@ac83Q2lD0000,0*77
+!AIVDM,2,1,1,A,569EEh@000009H4;401`PF1PT4pN1UF337;?@00N2P:4440Ht7SRCQhSh000,0*0C
+!AIVDM,2,2,1,A,00000000000,2*25
+!AIVDM,2,1,1,A,569EEi0000009H<C800lTr1<PV1UF33GKOP0000N2P:4440Ht7SRCQhSh000,0*68
+!AIVDM,2,2,1,A,00000000000,2*25
+NMEA
+put "$root/maritime/navtex-$run.txt" <<TXT
+ZCZC QA$(printf '%02d' $((run % 100)))
+$(date -u +%d%H%M) UTC $(date -u +%b | tr '[:lower:]' '[:upper:]')
+SHANGHAI NAV WARNING $((run % 1000))/$(date -u +%y)
+EAST CHINA SEA. ZHOUSHAN ISLANDS.
+DRIFTING FISHING NETS REPORTED IN POSITION 29-59.0N 122-12.0E.
+VESSELS ARE ADVISED TO NAVIGATE WITH CAUTION.
+NNNN
+TXT
+echo "demo-inputs: wrote met, water, fire and maritime inputs into $root/"
