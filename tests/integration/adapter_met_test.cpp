@@ -247,3 +247,51 @@ TEST_CASE("met: --check prints per file what is accepted and rejected and why", 
   CHECK(r.out.find("identifier") != std::string::npos);
   CHECK(r.out.find("2 file(s): 1 message(s) accepted, 1 rejected; inputs (records, lines, documents): 1 accepted, 1 rejected") != std::string::npos);
 }
+
+TEST_CASE("met: an alert dropped while the broker is down is delivered when it is back", "[adapters][met]") {
+  TempDir dir;
+  BrokerProcess broker(dir, defaultSetup());
+  broker.start();
+  std::string inbox = dir.file("inbox");
+  std::string config = writeAdapterConfig(dir, broker, "met", "met",
+                                          "[input]\nwatch_dir = \"" + inbox + "\"\nscan_interval_ms = 100\n");
+  ChildProcess met({kMet, "--config", config}, dir.file("met.log"));
+  REQUIRE(waitForFile(inbox + "/done"));
+  {
+    JournalTail tail(broker);
+    writeFile(inbox + "/first.xml", cap("NB-OUT-1"));
+    REQUIRE(tail.waitFor([&] { return tail.count("NB-OUT-1") == 1; }, 15000));
+  }
+  broker.kill9();
+  writeFile(inbox + "/second.xml", cap("NB-OUT-2"));
+  // Taken from the directory (into the adapter's outbox) although nobody acknowledges it yet.
+  REQUIRE(waitForFile(inbox + "/done/second.xml"));
+  broker.restart();
+  JournalTail tail(broker);
+  REQUIRE(tail.waitFor([&] { return tail.count("NB-OUT-2") == 1; }, 20000));
+  CHECK(tail.count("NB-OUT-1") == 1);
+  CHECK(met.stop() == 0);
+}
+
+TEST_CASE("met: a watched directory that disappears is reported down, not as no alerts", "[adapters][met]") {
+  TempDir dir;
+  BrokerProcess broker(dir, defaultSetup());
+  broker.start();
+  JournalTail tail(broker);
+  std::string inbox = dir.file("inbox");
+  std::string config = writeAdapterConfig(dir, broker, "met", "met",
+                                          "[input]\nwatch_dir = \"" + inbox + "\"\nscan_interval_ms = 100\n");
+  ChildProcess met({kMet, "--config", config}, dir.file("met.log"));
+  REQUIRE(tail.waitFor([&] { return feedState(tail.status(1000), "met", "watch:" + inbox) == "up: "; }, 15000));
+  fs::remove_all(inbox);
+  std::string st;
+  CHECK(tail.waitFor(
+      [&] {
+        st = feedState(tail.status(1000), "met", "watch:" + inbox);
+        return st.rfind("down: ", 0) == 0;
+      },
+      15000));
+  INFO(st);
+  CHECK(st.find("cannot read") != std::string::npos);
+  CHECK(met.stop() == 0);
+}
