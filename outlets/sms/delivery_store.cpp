@@ -1,0 +1,532 @@
+// See delivery_store.h. Schema:
+//   alerts(key PK, ..., dirty)                 one per alert; dirty = summary to publish
+//   deliveries(id PK, alert_key, person_id, ..., UNIQUE(alert_key, person_id))   the idempotency key
+//   answers(id PK, alert_key, chain_root, delivery_id, mobile, text, received_ms)
+//   escalations(alert_key, chain_root, wave, PK(alert_key, chain_root, wave))
+#include "outlets/sms/delivery_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <stdexcept>
+
+namespace alertbus::sms {
+
+namespace {
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql, const std::string& path) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
+      throw std::runtime_error(path + ": " + sqlite3_errmsg(db) + " in: " + sql);
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  bool row() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return false;
+  }
+  void run() {
+    row();
+    sqlite3_reset(s_);
+  }
+  void reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
+  std::string text(int c) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, c));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, c))) : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+// A transaction that rolls back unless committed (exceptions leave the store unchanged).
+class Txn {
+ public:
+  explicit Txn(sqlite3* db) : db_(db) { check(sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr)); }
+  ~Txn() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr));
+    done_ = true;
+  }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  bool done_ = false;
+};
+
+const char* kStateNames[] = {"queued", "submitted", "accepted", "delivered", "failed", "expired", "cancelled"};
+
+DeliveryState stateFrom(const std::string& s) {
+  for (int i = 0; i < 7; ++i)
+    if (s == kStateNames[i]) return static_cast<DeliveryState>(i);
+  return DeliveryState::failed;
+}
+
+DeliveryRow readRow(Stmt& q) {
+  DeliveryRow r;
+  r.id = q.i64(0);
+  r.alertKey = q.text(1);
+  r.personId = q.text(2);
+  r.mobile = q.text(3);
+  r.chainRoot = q.text(4);
+  r.wave = static_cast<int>(q.i64(5));
+  r.state = stateFrom(q.text(6));
+  r.attempts = static_cast<int>(q.i64(7));
+  r.nextAttemptMs = q.i64(8);
+  r.queuedMs = q.i64(9);
+  r.submittedMs = q.i64(10);
+  r.acceptedMs = q.i64(11);
+  r.finalMs = q.i64(12);
+  r.detail = q.text(13);
+  return r;
+}
+
+constexpr const char* kRowColumns =
+    "id, alert_key, person_id, mobile, chain_root, wave, state, attempts, next_attempt_ms, queued_ms, "
+    "submitted_ms, accepted_ms, final_ms, detail";
+
+}  // namespace
+
+const char* stateName(DeliveryState s) { return kStateNames[static_cast<int>(s)]; }
+
+DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":memory:" : path) {
+  if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw std::runtime_error(path_ + ": cannot open: " + msg);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  try {
+    exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
+         "CREATE TABLE IF NOT EXISTS alerts(key TEXT PRIMARY KEY, broker_seq INTEGER, sender TEXT, message_id TEXT,"
+         " msg_type TEXT, event TEXT, priority INTEGER, expires_ms INTEGER, answer_deadline_ms INTEGER,"
+         " answer_code TEXT, text TEXT, max_parts INTEGER, cancelled INTEGER DEFAULT 0, created_ms INTEGER,"
+         " dirty INTEGER DEFAULT 1);"
+         "CREATE INDEX IF NOT EXISTS alerts_open ON alerts(answer_deadline_ms);"
+         "CREATE TABLE IF NOT EXISTS deliveries(id INTEGER PRIMARY KEY, alert_key TEXT NOT NULL, person_id TEXT NOT NULL,"
+         " mobile TEXT NOT NULL, chain_root TEXT NOT NULL, wave INTEGER NOT NULL, state TEXT NOT NULL,"
+         " priority INTEGER NOT NULL, attempts INTEGER DEFAULT 0, next_attempt_ms INTEGER DEFAULT 0,"
+         " queued_ms INTEGER, submitted_ms INTEGER DEFAULT 0, accepted_ms INTEGER DEFAULT 0, final_ms INTEGER DEFAULT 0,"
+         " detail TEXT DEFAULT '', UNIQUE(alert_key, person_id));"
+         "CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries(state, priority, next_attempt_ms, id);"
+         "CREATE INDEX IF NOT EXISTS deliveries_mobile ON deliveries(mobile);"
+         "CREATE TABLE IF NOT EXISTS answers(id INTEGER PRIMARY KEY, alert_key TEXT, chain_root TEXT, delivery_id INTEGER,"
+         " mobile TEXT, text TEXT, received_ms INTEGER);"
+         "CREATE INDEX IF NOT EXISTS answers_chain ON answers(alert_key, chain_root);"
+         "CREATE TABLE IF NOT EXISTS escalations(alert_key TEXT, chain_root TEXT, wave INTEGER, created_ms INTEGER,"
+         " PRIMARY KEY(alert_key, chain_root, wave));");
+  } catch (const std::exception& e) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw std::runtime_error(path_ + ": not an alertbus SMS outlet state file: " + e.what());
+  }
+}
+
+DeliveryStore::~DeliveryStore() {
+  if (db_) sqlite3_close(db_);
+}
+
+void DeliveryStore::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "?";
+    sqlite3_free(err);
+    throw std::runtime_error(path_ + ": " + msg);
+  }
+}
+
+FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Recipient>& recipients, int64_t nowMs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FanOutResult r;
+  Txn txn(db_);
+  {
+    Stmt q(db_, "SELECT 1 FROM alerts WHERE key = ?", path_);
+    q.bind(1, a.key);
+    r.alertExisted = q.row();
+  }
+  if (!r.alertExisted) {
+    Stmt ins(db_,
+             "INSERT INTO alerts(key, broker_seq, sender, message_id, msg_type, event, priority, expires_ms,"
+             " answer_deadline_ms, answer_code, text, max_parts, cancelled, created_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             path_);
+    ins.bind(1, a.key).bind(2, static_cast<int64_t>(a.brokerSeq)).bind(3, a.sender).bind(4, a.messageId);
+    ins.bind(5, a.msgType).bind(6, a.event).bind(7, int64_t(a.priority)).bind(8, a.expiresMs);
+    ins.bind(9, a.answerDeadlineMs).bind(10, a.answerCode).bind(11, a.text).bind(12, int64_t(a.maxParts));
+    ins.bind(13, int64_t(a.cancelled ? 1 : 0)).bind(14, nowMs);
+    ins.run();
+  }
+  int64_t priority = a.priority;
+  if (r.alertExisted) {
+    Stmt p(db_, "SELECT priority FROM alerts WHERE key = ?", path_);
+    p.bind(1, a.key);
+    if (p.row()) priority = p.i64(0);
+  }
+  // One prepared statement reused for every row: the 43,000-row fan-out is one transaction of inserts.
+  Stmt ins(db_,
+           "INSERT OR IGNORE INTO deliveries(alert_key, person_id, mobile, chain_root, wave, state, priority,"
+           " queued_ms, next_attempt_ms) VALUES(?,?,?,?,?,'queued',?,?,?)",
+           path_);
+  for (auto& rc : recipients) {
+    ins.bind(1, a.key).bind(2, rc.personId).bind(3, rc.mobile).bind(4, rc.chainRoot.empty() ? rc.personId : rc.chainRoot);
+    ins.bind(5, int64_t(rc.wave)).bind(6, priority).bind(7, nowMs).bind(8, nowMs);
+    ins.run();
+    if (sqlite3_changes(db_) > 0)
+      ++r.inserted;
+    else
+      ++r.existing;
+  }
+  {
+    Stmt d(db_, "UPDATE alerts SET dirty = 1 WHERE key = ?", path_);
+    d.bind(1, a.key);
+    d.run();
+  }
+  txn.commit();
+  return r;
+}
+
+std::optional<AlertRow> DeliveryStore::alert(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt q(db_,
+         "SELECT key, broker_seq, sender, message_id, msg_type, event, priority, expires_ms, answer_deadline_ms,"
+         " answer_code, text, max_parts, cancelled, created_ms FROM alerts WHERE key = ?",
+         path_);
+  q.bind(1, key);
+  if (!q.row()) return std::nullopt;
+  AlertRow a;
+  a.key = q.text(0);
+  a.brokerSeq = static_cast<uint64_t>(q.i64(1));
+  a.sender = q.text(2);
+  a.messageId = q.text(3);
+  a.msgType = q.text(4);
+  a.event = q.text(5);
+  a.priority = static_cast<int>(q.i64(6));
+  a.expiresMs = q.i64(7);
+  a.answerDeadlineMs = q.i64(8);
+  a.answerCode = q.text(9);
+  a.text = q.text(10);
+  a.maxParts = static_cast<int>(q.i64(11));
+  a.cancelled = q.i64(12) != 0;
+  a.createdMs = q.i64(13);
+  return a;
+}
+
+std::string DeliveryStore::freeAnswerCode(int digits, uint64_t seed, int64_t nowMs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> used;
+  Stmt q(db_, "SELECT answer_code FROM alerts WHERE answer_code != '' AND cancelled = 0 AND answer_deadline_ms >= ?",
+         path_);
+  // Codes stay reserved for a day past their deadline: late replies must still find their alert.
+  q.bind(1, nowMs - 24 * 3600 * 1000LL);
+  while (q.row()) used.insert(q.text(0));
+  uint64_t space = 1;
+  for (int i = 0; i < digits; ++i) space *= 10;
+  uint64_t x = seed;
+  for (uint64_t tries = 0; tries < space; ++tries) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;  // LCG step: spreads codes, deterministic
+    uint64_t v = (x >> 33) % space;
+    std::string code = std::to_string(v);
+    code.insert(code.begin(), static_cast<size_t>(digits) - code.size(), '0');
+    if (code[0] == '0') continue;  // "0123" reads badly and some phones drop the zero
+    if (!used.count(code)) return code;
+  }
+  throw std::runtime_error("no free " + std::to_string(digits) + "-digit answer code: too many open alerts");
+}
+
+std::vector<Recipient> DeliveryStore::cancel(const std::string& alertKey, int64_t nowMs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Txn txn(db_);
+  {
+    Stmt u(db_, "UPDATE alerts SET cancelled = 1, dirty = 1 WHERE key = ?", path_);
+    u.bind(1, alertKey);
+    u.run();
+  }
+  {
+    Stmt u(db_, "UPDATE deliveries SET state = 'cancelled', final_ms = ? WHERE alert_key = ? AND state = 'queued'",
+           path_);
+    u.bind(1, nowMs).bind(2, alertKey);
+    u.run();
+  }
+  std::vector<Recipient> out;
+  Stmt q(db_,
+         "SELECT person_id, mobile, wave, chain_root FROM deliveries WHERE alert_key = ? AND state IN"
+         " ('submitted', 'accepted', 'delivered') ORDER BY id",
+         path_);
+  q.bind(1, alertKey);
+  while (q.row()) {
+    Recipient r;
+    r.personId = q.text(0);
+    r.mobile = q.text(1);
+    r.wave = 0;  // the cancel addresses each person directly
+    out.push_back(r);
+  }
+  txn.commit();
+  return out;
+}
+
+std::vector<DeliveryStore::Claim> DeliveryStore::claim(size_t max, int64_t nowMs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Txn txn(db_);
+  std::vector<Claim> out;
+  // Settle what must not be sent any more: rows of cancelled or expired alerts still queued.
+  {
+    Stmt u(db_,
+           "UPDATE deliveries SET state = CASE WHEN (SELECT cancelled FROM alerts WHERE key = alert_key) = 1"
+           " THEN 'cancelled' ELSE 'expired' END, final_ms = ?1 WHERE state = 'queued' AND alert_key IN"
+           " (SELECT key FROM alerts WHERE cancelled = 1 OR (expires_ms > 0 AND expires_ms <= ?1))",
+           path_);
+    u.bind(1, nowMs);
+    u.run();
+  }
+  Stmt q(db_,
+         (std::string("SELECT ") + kRowColumns +
+          " FROM deliveries WHERE state = 'queued' AND next_attempt_ms <= ? ORDER BY priority, next_attempt_ms, id"
+          " LIMIT ?")
+             .c_str(),
+         path_);
+  q.bind(1, nowMs).bind(2, static_cast<int64_t>(max));
+  std::vector<DeliveryRow> rows;
+  while (q.row()) rows.push_back(readRow(q));
+  Stmt u(db_, "UPDATE deliveries SET state = 'submitted', attempts = attempts + 1, submitted_ms = ? WHERE id = ?",
+         path_);
+  Stmt t(db_, "SELECT text, max_parts FROM alerts WHERE key = ?", path_);
+  for (auto& r : rows) {
+    u.bind(1, nowMs).bind(2, r.id);
+    u.run();
+    r.state = DeliveryState::submitted;
+    ++r.attempts;
+    r.submittedMs = nowMs;
+    t.bind(1, r.alertKey);
+    Claim c;
+    c.row = r;
+    if (t.row()) {
+      c.text = t.text(0);
+      c.maxParts = static_cast<int>(t.i64(1));
+    }
+    t.reset();
+    out.push_back(std::move(c));
+  }
+  txn.commit();
+  return out;
+}
+
+void DeliveryStore::markAccepted(int64_t id, const std::string& detail, int64_t nowMs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A report may overtake the gateway's answer: never move a final row back.
+  Stmt u(db_, "UPDATE deliveries SET state = 'accepted', accepted_ms = ?, detail = ? WHERE id = ? AND state = 'submitted'",
+         path_);
+  u.bind(1, nowMs).bind(2, detail).bind(3, id);
+  u.run();
+}
+
+void DeliveryStore::markRetry(int64_t id, const std::string& detail, int64_t retryAtMs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt u(db_, "UPDATE deliveries SET state = 'queued', next_attempt_ms = ?, detail = ? WHERE id = ? AND state = 'submitted'",
+         path_);
+  u.bind(1, retryAtMs).bind(2, detail).bind(3, id);
+  u.run();
+}
+
+void DeliveryStore::markFinal(int64_t id, DeliveryState s, const std::string& detail, int64_t nowMs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Txn txn(db_);
+  Stmt u(db_,
+         "UPDATE deliveries SET state = ?, final_ms = ?, detail = ? WHERE id = ? AND state IN ('submitted', 'accepted')",
+         path_);
+  u.bind(1, std::string(stateName(s))).bind(2, nowMs).bind(3, detail).bind(4, id);
+  u.run();
+  Stmt d(db_, "UPDATE alerts SET dirty = 1 WHERE key = (SELECT alert_key FROM deliveries WHERE id = ?)", path_);
+  d.bind(1, id);
+  d.run();
+  txn.commit();
+}
+
+void DeliveryStore::markFailed(int64_t id, const std::string& detail, int64_t nowMs) {
+  markFinal(id, DeliveryState::failed, detail, nowMs);
+}
+
+void DeliveryStore::markDelivered(int64_t id, const std::string& detail, int64_t nowMs) {
+  markFinal(id, DeliveryState::delivered, detail, nowMs);
+}
+
+std::optional<DeliveryRow> DeliveryStore::delivery(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt q(db_, (std::string("SELECT ") + kRowColumns + " FROM deliveries WHERE id = ?").c_str(), path_);
+  q.bind(1, id);
+  if (!q.row()) return std::nullopt;
+  return readRow(q);
+}
+
+DeliveryStore::AnswerMatch DeliveryStore::recordAnswer(const std::string& mobile, const std::string& text,
+                                                       int64_t nowMs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Txn txn(db_);
+  AnswerMatch m;
+  // Open alerts this mobile was sent (any wave), newest first; answers are accepted for a day after the
+  // deadline (late answers still count as answers).
+  Stmt q(db_,
+         "SELECT d.id, d.alert_key, d.person_id, d.chain_root, a.answer_code FROM deliveries d JOIN alerts a"
+         " ON a.key = d.alert_key WHERE d.mobile = ? AND a.answer_code != '' AND a.cancelled = 0"
+         " AND d.state IN ('submitted', 'accepted', 'delivered') AND a.answer_deadline_ms >= ? ORDER BY d.id DESC",
+         path_);
+  q.bind(1, mobile).bind(2, nowMs - 24 * 3600 * 1000LL);
+  struct Candidate {
+    int64_t id;
+    std::string alertKey, personId, chainRoot, code;
+  };
+  std::vector<Candidate> cands;
+  while (q.row()) cands.push_back({q.i64(0), q.text(1), q.text(2), q.text(3), q.text(4)});
+  // The digits in the reply (a reply is "1234", "收到1234", "1234 已到岗" ...).
+  std::string digits;
+  for (char c : text)
+    if (c >= '0' && c <= '9') digits += c;
+  const Candidate* hit = nullptr;
+  for (auto& c : cands)
+    if (!digits.empty() && digits.find(c.code) != std::string::npos) {
+      hit = &c;
+      break;
+    }
+  if (!hit) {
+    std::set<std::string> alerts;
+    for (auto& c : cands) alerts.insert(c.alertKey);
+    if (cands.empty()) {
+      Stmt k(db_, "SELECT 1 FROM deliveries WHERE mobile = ? LIMIT 1", path_);
+      k.bind(1, mobile);
+      m.reason = k.row() ? "no open alert for this number" : "unknown number";
+    } else if (alerts.size() == 1) {
+      hit = &cands.front();  // one open alert: any reply answers it
+    } else {
+      m.reason = "no answer code of the " + std::to_string(alerts.size()) + " open alerts in the reply";
+    }
+  }
+  if (hit) {
+    Stmt prior(db_, "SELECT 1 FROM answers WHERE alert_key = ? AND chain_root = ? LIMIT 1", path_);
+    prior.bind(1, hit->alertKey).bind(2, hit->chainRoot);
+    m.first = !prior.row();
+    m.matched = true;
+    m.alertKey = hit->alertKey;
+    m.personId = hit->personId;
+    m.deliveryId = hit->id;
+    Stmt d(db_, "UPDATE alerts SET dirty = 1 WHERE key = ?", path_);
+    d.bind(1, hit->alertKey);
+    d.run();
+  }
+  Stmt ins(db_, "INSERT INTO answers(alert_key, chain_root, delivery_id, mobile, text, received_ms) VALUES(?,?,?,?,?,?)",
+           path_);
+  ins.bind(1, hit ? hit->alertKey : std::string()).bind(2, hit ? hit->chainRoot : std::string());
+  ins.bind(3, hit ? hit->id : int64_t(0)).bind(4, mobile).bind(5, text).bind(6, nowMs);
+  ins.run();
+  txn.commit();
+  return m;
+}
+
+std::vector<DeliveryStore::Overdue> DeliveryStore::overdue(int64_t nowMs, int64_t waveMs, int maxWave, size_t max) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Overdue> out;
+  Stmt q(db_,
+         "SELECT d.alert_key, d.chain_root, a.answer_deadline_ms,"
+         " (SELECT COALESCE(MAX(e.wave), 0) FROM escalations e WHERE e.alert_key = d.alert_key AND"
+         "  e.chain_root = d.chain_root) AS cur"
+         " FROM deliveries d JOIN alerts a ON a.key = d.alert_key"
+         " WHERE d.wave = 0 AND a.cancelled = 0 AND a.answer_deadline_ms > 0 AND a.answer_deadline_ms <= ?1"
+         " AND NOT EXISTS (SELECT 1 FROM answers x WHERE x.alert_key = d.alert_key AND x.chain_root = d.chain_root)",
+         path_);
+  q.bind(1, nowMs);
+  while (q.row() && out.size() < max) {
+    int cur = static_cast<int>(q.i64(3));
+    if (cur >= maxWave) continue;
+    if (q.i64(2) + cur * waveMs > nowMs) continue;
+    out.push_back({q.text(0), q.text(1), cur + 1});
+  }
+  return out;
+}
+
+void DeliveryStore::noteEscalated(const std::string& alertKey, const std::string& chainRoot, int wave, int64_t nowMs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt u(db_, "INSERT OR IGNORE INTO escalations(alert_key, chain_root, wave, created_ms) VALUES(?,?,?,?)", path_);
+  u.bind(1, alertKey).bind(2, chainRoot).bind(3, int64_t(wave)).bind(4, nowMs);
+  u.run();
+  Stmt d(db_, "UPDATE alerts SET dirty = 1 WHERE key = ?", path_);
+  d.bind(1, alertKey);
+  d.run();
+}
+
+AlertSummary DeliveryStore::summary(const std::string& alertKey) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AlertSummary s;
+  s.key = alertKey;
+  Stmt q(db_, "SELECT state, COUNT(*) FROM deliveries WHERE alert_key = ? GROUP BY state", path_);
+  q.bind(1, alertKey);
+  while (q.row()) {
+    size_t n = static_cast<size_t>(q.i64(1));
+    s.recipients += n;
+    switch (stateFrom(q.text(0))) {
+      case DeliveryState::queued: s.queued = n; break;
+      case DeliveryState::submitted: s.submitted = n; break;
+      case DeliveryState::accepted: s.accepted = n; break;
+      case DeliveryState::delivered: s.delivered = n; break;
+      case DeliveryState::failed: s.failed = n; break;
+      case DeliveryState::expired: s.expired = n; break;
+      case DeliveryState::cancelled: s.cancelled = n; break;
+    }
+  }
+  Stmt e(db_, "SELECT COUNT(*) FROM deliveries WHERE alert_key = ? AND wave > 0", path_);
+  e.bind(1, alertKey);
+  if (e.row()) s.escalated = static_cast<size_t>(e.i64(0));
+  Stmt a(db_, "SELECT COUNT(DISTINCT chain_root) FROM answers WHERE alert_key = ?", path_);
+  a.bind(1, alertKey);
+  if (a.row()) s.answered = static_cast<size_t>(a.i64(0));
+  Stmt u(db_,
+         "SELECT person_id FROM deliveries d WHERE alert_key = ?1 AND wave = 0 AND NOT EXISTS (SELECT 1 FROM answers x"
+         " WHERE x.alert_key = ?1 AND x.chain_root = d.chain_root) ORDER BY person_id LIMIT 200",
+         path_);
+  u.bind(1, alertKey);
+  while (u.row()) s.unanswered.push_back(u.text(0));
+  return s;
+}
+
+std::vector<std::string> DeliveryStore::changedAlerts(size_t max) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  Stmt q(db_, "SELECT key FROM alerts WHERE dirty = 1 ORDER BY rowid LIMIT ?", path_);
+  q.bind(1, static_cast<int64_t>(max));
+  while (q.row()) out.push_back(q.text(0));
+  Stmt u(db_, "UPDATE alerts SET dirty = 0 WHERE key = ?", path_);
+  for (auto& k : out) {
+    u.bind(1, k);
+    u.run();
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, uint64_t>> DeliveryStore::stateCounts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  Stmt q(db_, "SELECT state, COUNT(*) FROM deliveries GROUP BY state ORDER BY state", path_);
+  while (q.row()) out.emplace_back(q.text(0), static_cast<uint64_t>(q.i64(1)));
+  return out;
+}
+
+}  // namespace alertbus::sms
