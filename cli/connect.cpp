@@ -20,6 +20,24 @@ void addConnectFlags(CLI::App& app, ConnectFlags& f) {
   app.add_option("--timeout-ms", f.timeoutMs, "give up after this many milliseconds")->capture_default_str();
 }
 
+void readBrokerTable(TomlReader& r, const toml::table& t, ConnectFlags& f, std::string& clientName,
+                     int64_t& heartbeatMs) {
+  r.checkKeys(t, "broker", {"broker_file", "endpoint", "server_key", "key_file", "insecure", "agency", "client_name",
+                            "heartbeat_ms"});
+  r.getPath(t, "broker_file", f.brokerFile, "broker");
+  r.getString(t, "endpoint", f.endpoint, "broker");
+  r.getString(t, "server_key", f.serverKey, "broker");
+  // A Z85 key is 40 characters; anything else is a key file, relative to the config file.
+  if (!f.serverKey.empty() && f.serverKey.size() != 40) f.serverKey = r.resolve(f.serverKey);
+  r.getPath(t, "key_file", f.keyFile, "broker");
+  r.getBool(t, "insecure", f.insecure, "broker");
+  r.getString(t, "agency", f.agency, "broker");
+  r.getString(t, "client_name", clientName, "broker");
+  r.getInt(t, "heartbeat_ms", heartbeatMs, 100, 60000, "broker");
+  if (f.insecure && f.agency.empty())
+    r.err(t.get("insecure"), "broker.insecure = true needs broker.agency (the agency this client speaks for)");
+}
+
 ClientOptions clientOptionsFrom(const ConnectFlags& f, const std::string& clientName) {
   ClientOptions o;
   o.clientName = clientName;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "client/client.h"
+#include "common/toml_reader.h"
 
 namespace alertbus {
 
@@ -21,6 +22,12 @@ struct ConnectFlags {
 };
 
 void addConnectFlags(CLI::App& app, ConnectFlags& f);
+// Reads a [broker] table of an adapter's or outlet's config file (config/met.toml documents the keys:
+// broker_file, endpoint, server_key, key_file, insecure, agency, client_name, heartbeat_ms) into `f`,
+// `clientName` and `heartbeatMs`; paths relative to the config file. Errors go to `r`.
+void readBrokerTable(TomlReader& r, const toml::table& t, ConnectFlags& f, std::string& clientName,
+                     int64_t& heartbeatMs);
+
 // Resolves the flags into ClientOptions; throws std::runtime_error with a clear message.
 ClientOptions clientOptionsFrom(const ConnectFlags& f, const std::string& clientName);
 

@@ -81,21 +81,7 @@ struct CommonConfig {
 
 void readCommon(TomlReader& r, const toml::table& root, const std::string& adapter, CommonConfig& c) {
   r.checkKeys(root, "", {"broker", "state", "input", "feed", adapter});
-  if (auto* t = r.table(root, "broker", "")) {
-    r.checkKeys(*t, "broker", {"broker_file", "endpoint", "server_key", "key_file", "insecure", "agency",
-                               "client_name", "heartbeat_ms"});
-    r.getPath(*t, "broker_file", c.connect.brokerFile, "broker");
-    r.getString(*t, "endpoint", c.connect.endpoint, "broker");
-    r.getString(*t, "server_key", c.connect.serverKey, "broker");
-    if (!c.connect.serverKey.empty() && c.connect.serverKey.size() != 40) c.connect.serverKey = r.resolve(c.connect.serverKey);
-    r.getPath(*t, "key_file", c.connect.keyFile, "broker");
-    r.getBool(*t, "insecure", c.connect.insecure, "broker");
-    r.getString(*t, "agency", c.connect.agency, "broker");
-    r.getString(*t, "client_name", c.clientName, "broker");
-    r.getInt(*t, "heartbeat_ms", c.heartbeatMs, 100, 60000, "broker");
-    if (c.connect.insecure && c.connect.agency.empty())
-      r.err(t->get("insecure"), "broker.insecure = true needs broker.agency (the agency this adapter speaks for)");
-  }
+  if (auto* t = r.table(root, "broker", "")) readBrokerTable(r, *t, c.connect, c.clientName, c.heartbeatMs);
   if (auto* t = r.table(root, "state", "")) {
     r.checkKeys(*t, "state", {"dir", "seen_retention_days"});
     r.getPath(*t, "dir", c.stateDir, "state");
