@@ -158,7 +158,7 @@ void DeliveryStore::exec(const char* sql) {
   }
 }
 
-FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Recipient>& recipients, int64_t nowMs) {
+FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Addressee>& recipients, int64_t nowMs) {
   std::lock_guard<std::mutex> lock(mu_);
   FanOutResult r;
   Txn txn(db_);
@@ -255,7 +255,7 @@ std::string DeliveryStore::freeAnswerCode(int digits, uint64_t seed, int64_t now
   throw std::runtime_error("no free " + std::to_string(digits) + "-digit answer code: too many open alerts");
 }
 
-std::vector<Recipient> DeliveryStore::cancel(const std::string& alertKey, int64_t nowMs) {
+std::vector<Addressee> DeliveryStore::cancel(const std::string& alertKey, int64_t nowMs) {
   std::lock_guard<std::mutex> lock(mu_);
   Txn txn(db_);
   {
@@ -269,14 +269,14 @@ std::vector<Recipient> DeliveryStore::cancel(const std::string& alertKey, int64_
     u.bind(1, nowMs).bind(2, alertKey);
     u.run();
   }
-  std::vector<Recipient> out;
+  std::vector<Addressee> out;
   Stmt q(db_,
          "SELECT person_id, mobile, wave, chain_root FROM deliveries WHERE alert_key = ? AND state IN"
          " ('submitted', 'accepted', 'delivered') ORDER BY id",
          path_);
   q.bind(1, alertKey);
   while (q.row()) {
-    Recipient r;
+    Addressee r;
     r.personId = q.text(0);
     r.mobile = q.text(1);
     r.wave = 0;  // the cancel addresses each person directly

@@ -37,7 +37,8 @@ struct AlertRow {
   int64_t createdMs = 0;
 };
 
-struct Recipient {
+// One person an alert goes to, and why: directly (wave 0) or by escalation of chainRoot's non-answer.
+struct Addressee {
   std::string personId, name, mobile;
   int wave = 0;                 // 0 = addressed directly, 1 = deputy, 2 = superior (escalation)
   std::string chainRoot;        // the person whose non-answer started the chain ("" = self)
@@ -77,7 +78,7 @@ class DeliveryStore {
   // Records the alert (first call wins: a redelivered alert keeps its row, answer code and text) and one
   // queued row per recipient not already there, in one transaction. Returns after the commit: only then
   // may the broker delivery be acknowledged. Recipients with the same person twice count once.
-  FanOutResult fanOut(const AlertRow& alert, const std::vector<Recipient>& recipients, int64_t nowMs);
+  FanOutResult fanOut(const AlertRow& alert, const std::vector<Addressee>& recipients, int64_t nowMs);
 
   std::optional<AlertRow> alert(const std::string& key);
   // An answer code not used by any alert whose answers are still expected (answerDeadline + graceMs in
@@ -86,7 +87,7 @@ class DeliveryStore {
 
   // Marks the alert cancelled: its queued rows become cancelled (never sent). Returns the recipients the
   // alert already went out to (submitted or later), who must get the cancel.
-  std::vector<Recipient> cancel(const std::string& alertKey, int64_t nowMs);
+  std::vector<Addressee> cancel(const std::string& alertKey, int64_t nowMs);
 
   // Claims up to `max` rows due for sending (queued, nextAttempt <= now), urgent alerts first, then oldest;
   // claimed rows become submitted (attempts + 1). Rows of an expired or cancelled alert are settled

@@ -41,8 +41,8 @@ AlertRow alertRow(const std::string& id, int priority = 1, int64_t deadline = 0,
   return a;
 }
 
-std::vector<Recipient> people(int n, const std::string& prefix = "p") {
-  std::vector<Recipient> out;
+std::vector<Addressee> people(int n, const std::string& prefix = "p") {
+  std::vector<Addressee> out;
   for (int i = 0; i < n; ++i) {
     char mobile[32];
     snprintf(mobile, sizeof mobile, "+86138%08d", i);
