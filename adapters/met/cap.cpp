@@ -2,7 +2,10 @@
 // Every problem is recorded with the element path; nothing here throws past parseCap (pugixml does not throw,
 // Cap'n Proto builders are given only valid sizes and text). Hot path (bench/cap_bench.cpp): each element's
 // children are listed once (Kids) instead of walked per field, texts go to Cap'n Proto without temporary
-// strings, well-formed polygons are converted in one pass, and problem paths are built only on a problem.
+// strings, lists are initialised once at their exact size, well-formed polygons are converted in one pass
+// and copied into the message in one memcpy, the UTF-8 check has ASCII and CJK fast paths, tables are
+// string_views (no strlen per comparison), and problem paths are built only on a problem. What remains is
+// mostly pugixml's per-node accessor calls and Cap'n Proto's per-field setters (see the bench's notes).
 #include "adapters/met/cap.h"
 
 #include <algorithm>
@@ -13,8 +16,10 @@
 #include <iconv.h>
 #include <optional>
 #include <sstream>
+#include <type_traits>
 #include <cerrno>
 
+#include <capnp/any.h>
 #include <pugixml.hpp>
 
 #include "model/validate.h"
@@ -55,80 +60,122 @@ bool iequals(std::string_view a, std::string_view b) {
 // Text of an element (its first PCDATA/CDATA child, like xml_text::get), trimmed.
 std::string_view textOf(const pugi::xml_node& n) { return trim(n.child_value()); }
 
-// The element children of one element, with their local names computed once: every field lookup after
-// that is a length check and a short memcmp over a few dozen entries, instead of a child walk per field.
+// The element children of one element, listed once with their local names packed into keys: a field lookup
+// is then a scan over a small array of integers, not a walk over pugixml nodes. CAP elements come in schema
+// order and the mappers ask for them in about that order, so first() starts after the previous hit and
+// usually succeeds at once; that is exact only for a name that occurs once, so names that may occur more
+// than once (a 64-bit filter over the keys, built with the list) are looked up from the start. Not
+// copyable (points into itself).
 class Kids {
  public:
-  struct Kid {
-    std::string_view name;
-    pugi::xml_node node;
-  };
   explicit Kids(const pugi::xml_node& parent) {
+    keys_ = keyInline_;
+    items_ = itemInline_;
     for (auto c = parent.first_child(); c; c = c.next_sibling()) {
       const char* raw = c.name();
       if (!*raw || c.type() != pugi::node_element) continue;  // text and comments have no name
-      size_t full = std::strlen(raw);
+      // One pass over the (short) name finds the local part and packs its key.
       const char* local = raw;
-      if (const void* colon = std::memchr(raw, ':', full)) local = static_cast<const char*>(colon) + 1;
-      size_t len = full - static_cast<size_t>(local - raw);
-      Raw r{local, len, keyOf(local, len), c.internal_object()};
-      if (n_ < kInline) inline_[n_] = r;
-      else more_.push_back(r);
-      ++n_;
+      const char* q = raw;
+      uint64_t key = 0;
+      for (; *q; ++q) {
+        if (*q == ':') {
+          local = q + 1;
+          key = 0;
+        } else if (q - local < 7) {
+          key |= static_cast<uint64_t>(static_cast<unsigned char>(*q)) << (8 * (q - local + 1));
+        }
+      }
+      const size_t len = static_cast<size_t>(q - local);
+      add(key | (len & 0xff), Item{local, len, c.internal_object()});
     }
   }
-  size_t size() const { return n_; }
-  Kid operator[](size_t i) const {
-    const Raw& r = i < kInline ? inline_[i] : more_[i - kInline];
-    return Kid{std::string_view(r.name, r.len), pugi::xml_node(r.node)};
-  }
+  Kids(const Kids&) = delete;
+  Kids& operator=(const Kids&) = delete;
+
+  // First child element with local name `name`, or an empty node.
   pugi::xml_node first(std::string_view name) const {
-    const uint64_t key = keyOf(name.data(), name.size());
-    for (size_t i = 0; i < n_; ++i)
-      if (matches(i, key, name)) return node(i);
+    const uint64_t key = keyOf(name);
+    if (repeated_ & filterBit(key)) return firstFrom0(key, name);
+    for (size_t k = 0; k < n_; ++k) {
+      size_t i = cursor_ + k;
+      if (i >= n_) i -= n_;
+      if (keys_[i] == key && tailMatches(i, name)) {
+        cursor_ = i + 1 < n_ ? i + 1 : 0;
+        return node(i);
+      }
+    }
     return {};
   }
   std::string_view text(std::string_view name) const { return textOf(first(name)); }
   template <typename F>
   void each(std::string_view name, F&& f) const {
-    const uint64_t key = keyOf(name.data(), name.size());
+    const uint64_t key = keyOf(name);
     for (size_t i = 0; i < n_; ++i)
-      if (matches(i, key, name)) f(node(i));
+      if (keys_[i] == key && tailMatches(i, name)) f(node(i));
   }
   size_t count(std::string_view name) const {
-    const uint64_t key = keyOf(name.data(), name.size());
+    const uint64_t key = keyOf(name);
     size_t k = 0;
-    for (size_t i = 0; i < n_; ++i) k += matches(i, key, name);
+    for (size_t i = 0; i < n_; ++i) k += keys_[i] == key && tailMatches(i, name);
     return k;
   }
 
  private:
-  // Trivially constructible, so the inline array costs nothing until used.
-  struct Raw {
-    const char* name;
+  struct Item {
+    const char* name;  // local name, NUL-terminated (pugixml's)
     size_t len;
-    uint64_t key;  // keyOf(name): most comparisons are decided by this one integer
     pugi::xml_node_struct* node;
   };
-  // The length and the first 7 bytes of a name packed in one integer.
-  static uint64_t keyOf(const char* p, size_t len) {
-    uint64_t k = len & 0xff;
-    for (size_t i = 0; i < len && i < 7; ++i) k |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * (i + 1));
-    return k;
+  // The length and the first 7 bytes of a local name packed in one integer: equal keys and equal lengths
+  // decide names of up to 7 bytes; longer ones compare the rest (tailMatches).
+  static uint64_t keyOf(std::string_view name) {
+    uint64_t w = 0;  // bytes 0..6 of the name at bits 8..63, built from the last one down
+    for (size_t i = std::min<size_t>(name.size(), 7); i-- > 0;) w = (w << 8) | static_cast<unsigned char>(name[i]);
+    return (w << 8) | (name.size() & 0xff);
   }
-  const Raw& raw(size_t i) const { return i < kInline ? inline_[i] : more_[i - kInline]; }
-  bool matches(size_t i, uint64_t key, std::string_view name) const {
-    const Raw& r = raw(i);
-    if (r.key != key || r.len != name.size()) return false;
-    for (size_t k = 7; k < r.len; ++k)
-      if (r.name[k] != name[k]) return false;
-    return true;
+  bool tailMatches(size_t i, std::string_view name) const {
+    const Item& it = items_[i];
+    if (it.len != name.size()) return false;  // keys hold the length mod 256
+    return it.len <= 7 || std::memcmp(it.name + 7, name.data() + 7, it.len - 7) == 0;
   }
-  pugi::xml_node node(size_t i) const { return pugi::xml_node(raw(i).node); }
-  static constexpr size_t kInline = 40;
-  Raw inline_[kInline];
+  static uint64_t filterBit(uint64_t key) { return uint64_t{1} << ((key * 0x9E3779B97F4A7C15ULL) >> 58); }
+  pugi::xml_node firstFrom0(uint64_t key, std::string_view name) const {
+    for (size_t i = 0; i < n_; ++i)
+      if (keys_[i] == key && tailMatches(i, name)) return node(i);
+    return {};
+  }
+  void add(uint64_t key, const Item& item) {
+    const uint64_t bit = filterBit(key);
+    repeated_ |= seen_ & bit;
+    seen_ |= bit;
+    if (n_ == kInline) {  // spill to the heap once; keys_ and items_ follow
+      keyMore_.assign(keyInline_, keyInline_ + kInline);
+      itemMore_.assign(itemInline_, itemInline_ + kInline);
+    }
+    if (n_ >= kInline) {
+      keyMore_.push_back(key);
+      itemMore_.push_back(item);
+      keys_ = keyMore_.data();
+      items_ = itemMore_.data();
+    } else {
+      keyInline_[n_] = key;
+      itemInline_[n_] = item;
+    }
+    ++n_;
+  }
+  pugi::xml_node node(size_t i) const { return pugi::xml_node(items_[i].node); }
+
+  static constexpr size_t kInline = 40;  // more than any CAP element has children in practice
+  uint64_t keyInline_[kInline];  // trivially constructible: costs nothing until used
+  Item itemInline_[kInline];
+  std::vector<uint64_t> keyMore_;
+  std::vector<Item> itemMore_;
+  const uint64_t* keys_;
+  const Item* items_;
   size_t n_ = 0;
-  std::vector<Raw> more_;
+  uint64_t seen_ = 0, repeated_ = 0;  // filter bits of the keys seen once / more than once (or colliding)
+  mutable size_t cursor_ = 0;  // where first() starts looking: after its previous hit
 };
 
 // Decimal without exponent, up to 15 significant digits: exact (Clinger's fast path: an integer below 2^53
@@ -205,11 +252,11 @@ int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {  // Howard Hinnant's 
 // Collects problems with their element paths.
 struct Reporter {
   CapResult& result;
-  std::string source;
+  std::string_view source;  // parseCap's argument; copied into a problem only when there is one
   void add(CapProblem::Level level, std::string position, std::string field, std::string_view value,
            std::string reason) {
     result.problems.push_back(
-        CapProblem{level, source, std::move(position), std::move(field), clipValue(value), std::move(reason)});
+        CapProblem{level, std::string(source), std::move(position), std::move(field), clipValue(value), std::move(reason)});
   }
   void error(std::string pos, std::string field, std::string_view value, std::string reason) {
     add(CapProblem::Level::error, std::move(pos), std::move(field), value, std::move(reason));
@@ -225,7 +272,7 @@ std::string indexed(const std::string& base, std::string_view name, size_t i) {
 
 template <typename E>
 struct Word {
-  const char* word;
+  std::string_view word;  // a view, not a char*: the lookups compare lengths first, with no strlen
   E value;
 };
 
@@ -274,11 +321,11 @@ const Word<schema::ResponseType> kResponse[] = {
     {"Assess", schema::ResponseType::ASSESS},   {"AllClear", schema::ResponseType::ALL_CLEAR},
     {"None", schema::ResponseType::NONE}};
 
-const char* const kAdminCodeNames[] = {"gb2260", "gb/t 2260", "gbt2260", "gb_t_2260", "adcode", "行政区划代码"};
-const char* const kColourParamNames[] = {"colour", "color", "level", "awareness_level", "预警级别", "预警颜色"};
-const char* const kEventCodePreference[] = {"alertbus", "cma", "gb/t 35965"};
+const std::string_view kAdminCodeNames[] = {"gb2260", "gb/t 2260", "gbt2260", "gb_t_2260", "adcode", "行政区划代码"};
+const std::string_view kColourParamNames[] = {"colour", "color", "level", "awareness_level", "预警级别", "预警颜色"};
+const std::string_view kEventCodePreference[] = {"alertbus", "cma", "gb/t 35965"};
 // eventCode entries that describe the document, not the event (DWD profile): never the normative code.
-const char* const kEventCodeMetadata[] = {"profile_version", "license", "area_color"};
+const std::string_view kEventCodeMetadata[] = {"profile_version", "license", "area_color"};
 
 bool isAdminCode(std::string_view v) {
   if (v.size() != 6 && v.size() != 12) return false;
@@ -288,12 +335,12 @@ bool isAdminCode(std::string_view v) {
 }
 
 schema::Colour colourFromParam(std::string_view value) {
-  static const std::pair<const char*, schema::Colour> zh[] = {{"红", schema::Colour::RED},
+  static const std::pair<std::string_view, schema::Colour> zh[] = {{"红", schema::Colour::RED},
                                                               {"橙", schema::Colour::ORANGE},
                                                               {"黄", schema::Colour::YELLOW},
                                                               {"蓝", schema::Colour::BLUE}};
   for (auto& [p, c] : zh)
-    if (value.substr(0, std::strlen(p)) == p) return c;
+    if (value.substr(0, p.size()) == p) return c;
   size_t i = 0;
   auto isLetter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
   while (i < value.size()) {
@@ -337,6 +384,20 @@ capnp::Text::Reader capText(std::string_view s) {
   return capnp::Text::Reader(copy.c_str(), copy.size());
 }
 
+// True if the element name `raw` (NUL-terminated, with or without a prefix) has the local name `want`.
+// Decides most names within their first bytes, with no strlen and no search for ':' first.
+bool localNameIs(const char* raw, std::string_view want) {
+  size_t i = 0;
+  while (i < want.size() && raw[i] == want[i]) ++i;
+  if (i == want.size() && raw[i] == '\0') return true;
+  const char* colon = std::strchr(raw + i, ':');  // a prefix ends before the first ':'; want has none
+  if (!colon) return false;
+  const char* local = colon + 1;
+  for (i = 0; i < want.size(); ++i)
+    if (local[i] != want[i]) return false;
+  return local[i] == '\0';
+}
+
 // valueName/value pairs of elements named `name` (eventCode, parameter, geocode).
 struct KV {
   std::string_view key, value;
@@ -348,9 +409,9 @@ void valuePairs(const Kids& kids, std::string_view name, std::vector<KV>& r) {
     pugi::xml_node k, v;
     for (auto c = n.first_child(); c; c = c.next_sibling()) {
       if (c.type() != pugi::node_element) continue;
-      std::string_view ln = localName(c);
-      if (!k && ln == "valueName") k = c;
-      else if (!v && ln == "value") v = c;
+      const char* raw = c.name();
+      if (!k && localNameIs(raw, "valueName")) k = c;
+      else if (!v && localNameIs(raw, "value")) v = c;
     }
     r.push_back({textOf(k), textOf(v)});
   });
@@ -365,7 +426,11 @@ void setPairs(capnp::List<schema::KeyValue>::Builder list, const std::vector<KV>
 
 class CapMapper {
  public:
-  CapMapper(Reporter& rep) : rep_(rep) {}
+  // ring_ starts with room for a typical polygon (NWS/ECCC send 4-30 points) so it rarely grows.
+  CapMapper(Reporter& rep) : rep_(rep) {
+    ring_.reserve(64);
+    pairs_.reserve(16);
+  }
 
   void mapAlert(const pugi::xml_node& alert, Message::Builder m) {
     const std::string base = "alert";
@@ -477,23 +542,24 @@ class CapMapper {
   static std::string infoPos(unsigned info) { return "alert/info[" + std::to_string(info + 1) + "]"; }
 
   template <typename E, size_t N>
-  E enumField(const Kids& kids, unsigned info, const char* name, const Word<E> (&table)[N]) {
+  E enumField(const Kids& kids, unsigned info, std::string_view name, const Word<E> (&table)[N]) {
     auto v = kids.text(name);
     if (v.empty()) {
-      rep_.warn(infoPos(info) + "/" + name, name, "", "missing; left unspecified");
+      rep_.warn(infoPos(info) + "/" + std::string(name), std::string(name), "", "missing; left unspecified");
       return E{};
     }
     if (auto e = lookup(table, v)) return *e;
-    rep_.warn(infoPos(info) + "/" + name, name, v, "unknown value; left unspecified");
+    rep_.warn(infoPos(info) + "/" + std::string(name), std::string(name), v, "unknown value; left unspecified");
     return E{};
   }
 
-  int64_t timeField(const Kids& kids, unsigned info, const char* name) {
+  int64_t timeField(const Kids& kids, unsigned info, std::string_view name) {
     auto v = kids.text(name);
     if (v.empty()) return 0;
     int64_t ms = 0;
     if (parseCapTime(v, ms)) return ms;
-    rep_.warn(infoPos(info) + "/" + name, name, v, "not an ISO 8601 date-time with offset; left absent");
+    rep_.warn(infoPos(info) + "/" + std::string(name), std::string(name), v,
+              "not an ISO 8601 date-time with offset; left absent");
     return 0;
   }
 
@@ -520,7 +586,7 @@ class CapMapper {
 
     auto event = kids.text("event");
     out.setEvent(capText(event));
-    auto& codes = codes_;
+    auto& codes = pairs_;
     valuePairs(kids, "eventCode", codes);
     setPairs(out.initEventCodes(static_cast<unsigned>(codes.size())), codes);
     std::string_view code;
@@ -545,15 +611,21 @@ class CapMapper {
     if (code.empty()) rep_.error(infoPos(infoIdx) + "/event", "event", "", "no eventCode and no event text: cannot route");
     out.setEventCode(capText(code));
 
-    std::vector<schema::ResponseType> rts;
-    size_t rtIdx = 0;
+    schema::ResponseType rts[16];  // like categories: on the stack, the (never seen) rest in a vector
+    size_t nRts = 0, rtIdx = 0;
+    std::vector<schema::ResponseType> moreRts;
     kids.each("responseType", [&](const pugi::xml_node& n) {
-      if (auto r = lookup(kResponse, textOf(n))) rts.push_back(*r);
-      else rep_.warn(indexed(infoPos(infoIdx), "responseType", rtIdx), "responseType", textOf(n), "unknown responseType; dropped");
+      if (auto r = lookup(kResponse, textOf(n))) {
+        if (nRts < 16) rts[nRts++] = *r;
+        else moreRts.push_back(*r);
+      } else {
+        rep_.warn(indexed(infoPos(infoIdx), "responseType", rtIdx), "responseType", textOf(n), "unknown responseType; dropped");
+      }
       ++rtIdx;
     });
-    auto rtList = out.initResponseTypes(static_cast<unsigned>(rts.size()));
-    for (size_t i = 0; i < rts.size(); ++i) rtList.set(static_cast<unsigned>(i), rts[i]);
+    auto rtList = out.initResponseTypes(static_cast<unsigned>(nRts + moreRts.size()));
+    for (size_t i = 0; i < nRts; ++i) rtList.set(static_cast<unsigned>(i), rts[i]);
+    for (size_t i = 0; i < moreRts.size(); ++i) rtList.set(static_cast<unsigned>(nRts + i), moreRts[i]);
 
     out.setUrgency(enumField(kids, infoIdx, "urgency", kUrgency));
     auto severity = enumField(kids, infoIdx, "severity", kSeverity);
@@ -570,7 +642,7 @@ class CapMapper {
     out.setWeb(capText(kids.text("web")));
     out.setContact(capText(kids.text("contact")));
 
-    auto& params = params_;
+    auto& params = pairs_;  // the eventCodes are done with
     valuePairs(kids, "parameter", params);
     setPairs(out.initParameters(static_cast<unsigned>(params.size())), params);
     schema::Colour colour = schema::Colour::UNSPECIFIED;
@@ -617,41 +689,54 @@ class CapMapper {
     return infoPos(info) + "/area[" + std::to_string(area + 1) + "]";
   }
 
-  // One number of a polygon, fast path only: [+-]digits[.digits], at most 15 digits (exact, see parseDouble).
-  static bool scanNumber(const char*& p, const char* e, double& out) {
+  // One number of a polygon, fast path only: [+-]digits[.digits], 1 to 15 digits in all (exact, see
+  // parseDouble). Returns the position after it, or nullptr when the text there is anything else (the
+  // careful path then decides). Needs a byte that is not a digit or '.' at or before the end of the text
+  // (see scanRing): the loops test no bounds, so a digit costs a load, a compare and a multiply-add.
+  static const char* scanNumber(const char* p, double& out) {
     static const double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    bool neg = false;
-    if (p < e && (*p == '-' || *p == '+')) neg = *p++ == '-';
-    uint64_t m = 0;
-    int digits = 0, frac = 0;
-    while (p < e && static_cast<unsigned>(*p - '0') < 10) m = m * 10 + static_cast<unsigned>(*p++ - '0'), ++digits;
-    if (p < e && *p == '.') {
-      ++p;
-      while (p < e && static_cast<unsigned>(*p - '0') < 10) m = m * 10 + static_cast<unsigned>(*p++ - '0'), ++digits, ++frac;
+    const bool neg = *p == '-';
+    if (neg || *p == '+') ++p;
+    uint64_t m = 0;  // wraps past 19 digits; more than 15 are refused below anyway
+    unsigned d;
+    const char* intStart = p;
+    while ((d = static_cast<unsigned char>(*p) - unsigned{'0'}) <= 9) m = m * 10 + d, ++p;
+    size_t digits = static_cast<size_t>(p - intStart), frac = 0;
+    if (*p == '.') {
+      const char* fracStart = ++p;
+      while ((d = static_cast<unsigned char>(*p) - unsigned{'0'}) <= 9) m = m * 10 + d, ++p;
+      frac = static_cast<size_t>(p - fracStart);
+      digits += frac;
     }
-    if (digits == 0 || digits > 15) return false;
-    out = static_cast<double>(m) / kPow10[frac];
-    if (neg) out = -out;
-    return true;
+    if (digits == 0 || digits > 15) return nullptr;
+    const double v = static_cast<double>(m) / kPow10[frac];
+    out = neg ? -v : v;
+    return p;
   }
 
   // The ring of a well-formed polygon in one pass; false as soon as anything is unusual (the careful path
-  // then runs and names the problem).
+  // then runs and names the problem). `text` must be a trimmed view of a NUL-terminated string (textOf):
+  // the byte after it is whitespace or the NUL, which stops every scan, so scanNumber needs no bounds.
   static bool scanRing(std::string_view text, std::vector<Pt>& ring) {
     ring.clear();
     const char* p = text.data();
-    const char* e = p + text.size();
+    const char* const e = p + text.size();
+    if (p == nullptr || (*e != '\0' && !isWs(*e))) return false;  // not as promised: the careful path
     for (;;) {
       while (p < e && isWs(*p)) ++p;
       if (p == e) return true;
       Pt pt;
-      if (!scanNumber(p, e, pt.lat) || p == e || *p++ != ',' || !scanNumber(p, e, pt.lon)) return false;
-      if ((p < e && !isWs(*p)) || !inRange(pt.lat, pt.lon)) return false;
+      p = scanNumber(p, pt.lat);
+      if (!p || *p != ',') return false;
+      p = scanNumber(p + 1, pt.lon);
+      // p <= e: the scans stop at *e at the latest.
+      if (!p || (p < e && !isWs(*p)) || !inRange(pt.lat, pt.lon)) return false;
       ring.push_back(pt);
     }
   }
 
-  // Parses the ring into `ring`; false (with a warning) when the polygon is unusable.
+  // Parses the ring into `ring`; false (with a warning) when the polygon is unusable. `text` comes from textOf
+  // (scanRing relies on the byte after it).
   bool parsePolygon(std::string_view text, unsigned info, unsigned area, size_t idx, std::vector<Pt>& ring) {
     if (!text.empty() && scanRing(text, ring) && ring.size() >= 4 && ring.front().lat == ring.back().lat &&
         ring.front().lon == ring.back().lon)
@@ -692,13 +777,40 @@ class CapMapper {
     Pt c;
     double r;
   };
-  double feetField(const Kids& kids, unsigned info, unsigned area, const char* name) {
+  double feetField(const Kids& kids, unsigned info, unsigned area, std::string_view name) {
     auto v = kids.text(name);
     double ft = 0;
     if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
     if (parseDouble(v, ft)) return ft * kMetresPerFoot;
-    rep_.warn(areaPos(info, area) + "/" + name, name, v, "not a number of feet; left absent");
+    rep_.warn(areaPos(info, area) + "/" + std::string(name), std::string(name), v, "not a number of feet; left absent");
     return std::numeric_limits<double>::quiet_NaN();
+  }
+
+  // Fills `pts` (initialised to ring.size()) with `ring`. A Cap'n Proto struct list keeps its elements
+  // contiguous, each data words then pointers (encoding spec, "composite lists"), and a Point is two
+  // Float64 data words, lat then lon, stored as native little-endian doubles: exactly the bytes of
+  // vector<Pt>. So on a little-endian host one memcpy replaces two out-of-line getStructElement calls per
+  // point (about a tenth of a polygon's cost). The layout is checked against the builder's own addresses;
+  // anything else takes the setters.
+  static void setPoints(capnp::List<schema::Point>::Builder pts, const std::vector<Pt>& ring) {
+    static_assert(sizeof(Pt) == 2 * sizeof(double) && std::is_standard_layout<Pt>::value, "Pt is lat, lon");
+    const size_t n = ring.size();
+    if (n == 0) return;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (schema::Point::_capnpPrivate::dataWordSize == 2 && schema::Point::_capnpPrivate::pointerCount == 0 &&
+        pts.size() == n) {
+      auto first = capnp::AnyStruct::Builder(pts[0]).getDataSection();
+      auto last = capnp::AnyStruct::Builder(pts[static_cast<unsigned>(n - 1)]).getDataSection();
+      if (first.size() == sizeof(Pt) && last.begin() == first.begin() + (n - 1) * sizeof(Pt)) {
+        std::memcpy(first.begin(), ring.data(), n * sizeof(Pt));
+        return;
+      }
+    }
+#endif
+    for (size_t k = 0; k < n; ++k) {
+      pts[static_cast<unsigned>(k)].setLat(ring[k].lat);
+      pts[static_cast<unsigned>(k)].setLon(ring[k].lon);
+    }
   }
 
   void mapArea(const pugi::xml_node& area, unsigned info, unsigned areaIdx, schema::Area::Builder out) {
@@ -708,11 +820,7 @@ class CapMapper {
     if (nPoly == 1) {
       // The common case: parse straight into the message.
       if (parsePolygon(kids.text("polygon"), info, areaIdx, 0, ring_)) {
-        auto pts = out.initPolygons(1)[0].initPoints(static_cast<unsigned>(ring_.size()));
-        for (size_t k = 0; k < ring_.size(); ++k) {
-          pts[static_cast<unsigned>(k)].setLat(ring_[k].lat);
-          pts[static_cast<unsigned>(k)].setLon(ring_[k].lon);
-        }
+        setPoints(out.initPolygons(1)[0].initPoints(static_cast<unsigned>(ring_.size())), ring_);
       } else {
         out.initPolygons(0);
       }
@@ -725,11 +833,7 @@ class CapMapper {
       });
       auto pl = out.initPolygons(static_cast<unsigned>(polys.size()));
       for (size_t i = 0; i < polys.size(); ++i) {
-        auto pts = pl[static_cast<unsigned>(i)].initPoints(static_cast<unsigned>(polys[i].size()));
-        for (size_t k = 0; k < polys[i].size(); ++k) {
-          pts[static_cast<unsigned>(k)].setLat(polys[i][k].lat);
-          pts[static_cast<unsigned>(k)].setLon(polys[i][k].lon);
-        }
+        setPoints(pl[static_cast<unsigned>(i)].initPoints(static_cast<unsigned>(polys[i].size())), polys[i]);
       }
     }
     std::vector<Circ> circles;
@@ -756,35 +860,35 @@ class CapMapper {
       c.getCenter().setLon(circles[i].c.lon);
       c.setRadiusKm(circles[i].r);
     }
-    auto& geocodes = geocodes_;
+    auto& geocodes = pairs_;
     valuePairs(kids, "geocode", geocodes);
     setPairs(out.initGeocodes(static_cast<unsigned>(geocodes.size())), geocodes);
-    std::string_view admin[16];
+    // Two passes over the geocodes (count, then fill the list of exactly that size) instead of collecting
+    // the codes in a scratch array first.
+    auto isAdminName = [](std::string_view key) {
+      for (auto n : kAdminCodeNames)
+        if (iequals(key, n)) return true;
+      return false;
+    };
     size_t nAdmin = 0;
-    std::vector<std::string_view> moreAdmin;
     for (size_t i = 0; i < geocodes.size(); ++i) {
-      bool named = false;
-      for (auto n : kAdminCodeNames) named = named || iequals(geocodes[i].key, n);
-      if (!named) continue;
-      auto v = geocodes[i].value;
-      if (!isAdminCode(v)) {
-        rep_.warn(indexed(areaPos(info, areaIdx), "geocode", i), "geocode", v,
+      if (!isAdminName(geocodes[i].key)) continue;
+      if (isAdminCode(geocodes[i].value)) ++nAdmin;
+      else
+        rep_.warn(indexed(areaPos(info, areaIdx), "geocode", i), "geocode", geocodes[i].value,
                   "GB/T 2260 code must be 6 or 12 digits; not an adminCode");
-        continue;
-      }
-      if (nAdmin < 16) admin[nAdmin++] = v;
-      else moreAdmin.push_back(v);
     }
-    auto al = out.initAdminCodes(static_cast<unsigned>(nAdmin + moreAdmin.size()));
-    for (size_t i = 0; i < nAdmin; ++i) al.set(static_cast<unsigned>(i), capText(admin[i]));
-    for (size_t i = 0; i < moreAdmin.size(); ++i) al.set(static_cast<unsigned>(nAdmin + i), capText(moreAdmin[i]));
+    auto al = out.initAdminCodes(static_cast<unsigned>(nAdmin));
+    unsigned k = 0;
+    for (auto& g : geocodes)
+      if (k < nAdmin && isAdminCode(g.value) && isAdminName(g.key)) al.set(k++, capText(g.value));
     out.setAltitudeM(feetField(kids, info, areaIdx, "altitude"));
     out.setCeilingM(feetField(kids, info, areaIdx, "ceiling"));
   }
 
   Reporter& rep_;
   std::vector<Pt> ring_;  // reused across polygons
-  std::vector<KV> codes_, params_, geocodes_;  // reused across infos and areas
+  std::vector<KV> pairs_;  // eventCodes, then parameters, then each area's geocodes: one in use at a time
 };
 
 // True if the bytes contain "<!DOCTYPE" or "<!ENTITY". Markup declarations are ASCII in every ASCII-compatible
@@ -805,17 +909,36 @@ bool hasDtdDeclaration(std::string_view xml) {
   return false;
 }
 
-// Well-formed UTF-8 (any code point; control characters are XML's business, not the encoding's).
+// Well-formed UTF-8 (any code point; control characters are XML's business, not the encoding's). Runs once
+// over every byte of every document, so the common cases have fast paths: ASCII 16 bytes at a time, and a
+// well-formed 3-byte sequence (all of CJK) checked with one 32-bit load and masks; the rest decodes the code
+// point and checks overlongs, surrogates and the upper limit one by one.
 bool validUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0, n = s.size();
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
   while (i < n) {
-    // Fast path: 8 ASCII bytes at a time.
-    while (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, p + i, 8);
-      if (w & 0x8080808080808080ULL) break;
-      i += 8;
+    while (i + 16 <= n) {
+      uint64_t a, b;
+      std::memcpy(&a, p + i, 8);
+      std::memcpy(&b, p + i + 8, 8);
+      if ((a | b) & kHigh) break;
+      i += 16;
+    }
+    while (i < n && p[i] < 0x80) ++i;
+    // Three-byte sequences in a row: 1110xxxx 10xxxxxx 10xxxxxx, not overlong (E0 needs a second byte
+    // >= A0) and not a surrogate (ED needs one < A0). The lead's low nibble and the second byte's 0x20 bit
+    // tell both apart: 0 is overlong, 0x0D|0x20 a surrogate.
+    while (i + 4 <= n) {
+      uint32_t w;
+      std::memcpy(&w, p + i, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      w = __builtin_bswap32(w);
+#endif
+      if ((w & 0x00C0C0F0u) != 0x008080E0u) break;
+      const uint32_t t = (w & 0x0Fu) | ((w >> 8) & 0x20u);
+      if (t == 0 || t == 0x2Du) return false;
+      i += 3;
     }
     if (i >= n) break;
     unsigned char c = p[i];
@@ -983,14 +1106,32 @@ std::string_view localName(const pugi::xml_node& n) {
   return colon == std::string_view::npos ? name : name.substr(colon + 1);
 }
 
-std::string namespaceOf(const pugi::xml_node& n) {
+namespace {
+// namespaceOf without allocating: a view of the declaring attribute's value, valid while the document lives.
+std::string_view namespaceView(const pugi::xml_node& n) {
   std::string_view name = n.name();
   size_t colon = name.find(':');
-  std::string attr = colon == std::string_view::npos ? "xmlns" : "xmlns:" + std::string(name.substr(0, colon));
+  char small[64];  // "xmlns:" + prefix, NUL-terminated; a longer prefix takes a std::string
+  std::string big;
+  const char* attr = "xmlns";
+  if (colon != std::string_view::npos) {
+    if (colon + 7 <= sizeof small) {
+      std::memcpy(small, "xmlns:", 6);
+      std::memcpy(small + 6, name.data(), colon);
+      small[6 + colon] = '\0';
+      attr = small;
+    } else {
+      big = "xmlns:" + std::string(name.substr(0, colon));
+      attr = big.c_str();
+    }
+  }
   for (auto p = n; p && p.type() == pugi::node_element; p = p.parent())
-    if (auto a = p.attribute(attr.c_str())) return a.value();
+    if (auto a = p.attribute(attr)) return a.value();
   return {};
 }
+}  // namespace
+
+std::string namespaceOf(const pugi::xml_node& n) { return std::string(namespaceView(n)); }
 
 std::string serialiseElement(const pugi::xml_node& n) {
   pugi::xml_document doc;
@@ -1062,7 +1203,7 @@ bool loadXml(std::string_view xml, std::string_view source, size_t maxBytes, pug
 
 CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out) {
   CapResult result;
-  Reporter rep{result, std::string(source)};
+  Reporter rep{result, source};
   auto m = out.initRoot<Message>();
   auto prov = m.initProvenance();
   prov.setContentType("application/cap+xml");
@@ -1079,7 +1220,7 @@ CapResult parseCap(std::string_view xml, std::string_view source, int64_t receiv
     rep.error(root.name(), "alert", root.name(), "root element is not a CAP <alert>");
     return result;
   }
-  std::string ns = namespaceOf(root);
+  const std::string_view ns = namespaceView(root);
   constexpr std::string_view kNsPrefix = "urn:oasis:names:tc:emergency:cap:";
   std::string_view nsv = ns;
   if (nsv.substr(0, kNsPrefix.size()) == kNsPrefix &&

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,40 @@ struct CapResult {
   std::vector<CapProblem> problems;  // errors and warnings in document order
   size_t errorCount() const;
 };
+
+// Zeroed scratch space for the first segment of the message builders of a caller that maps many documents
+// and is done with each message before the next (a batch check, a benchmark):
+//   met::CapScratch scratch;                       // once
+//   capnp::MallocMessageBuilder b(scratch.words());  // per document; destroyed before the next one
+//   parseCap(xml, source, receivedMs, b);
+// A fresh MallocMessageBuilder() callocs and zeroes a new 8 KB first segment per message and grows by more
+// mallocs past it; over the scratch, the builder's destructor re-zeroes only the words the message used, so
+// per document only those are written twice (measured: about 2% of parseCap's time on the bench mix; it also
+// keeps the allocator out of the loop). A message that outgrows the scratch goes on in malloc'ed segments.
+// Contract: at most one builder over it at a time, destroyed before the scratch; each message is used up
+// (serialised, copied, checked) before its builder goes. A caller that keeps its messages, like
+// parseMetDocument, gives each its own builder sized with capFirstSegmentWords instead. One per thread.
+class CapScratch {
+ public:
+  // 16K words (128 KB): the bench's biggest documents (17 KB, 720 polygon points) need about 7K words.
+  explicit CapScratch(size_t words = 16 * 1024) : words_(kj::heapArray<capnp::word>(words)) {
+    std::memset(words_.begin(), 0, words_.size() * sizeof(capnp::word));
+  }
+  kj::ArrayPtr<capnp::word> words() { return words_; }
+
+ private:
+  kj::Array<capnp::word> words_;
+};
+
+// First-segment size, in words, for a builder that will hold parseCap's message for a document of `xmlBytes`
+// bytes, so that typical documents fit in one segment: one calloc of about the size needed, no growth. The
+// message copies the document into provenance.original and its structure takes a little less again: 1.7 to
+// 1.9 bytes per input byte over tests/data/cap and the bench documents; 2 bytes per byte + 4 KB covers that.
+// A document denser than that (say polygons of one-digit coordinates) just continues in a second segment.
+// A document over kMaxCapBytes is rejected unread and not copied: Cap'n Proto's default 1024 words then.
+constexpr unsigned capFirstSegmentWords(size_t xmlBytes) {
+  return xmlBytes > kMaxCapBytes ? 1024u : static_cast<unsigned>(xmlBytes / 4 + 512);
+}
 
 // Maps one CAP alert document to one alertbus Message built as the root of `out` (any previous root is
 // replaced). `xml` is the document byte for byte; it is copied into provenance.original and need not
@@ -74,7 +109,9 @@ struct CapResult {
 // triple; an unparsable info time (left 0); a malformed resource size; an unknown enum word. An empty
 // <references/> is ignored silently.
 // Encoding: see loadXml (BOM, UTF-8/16/32, ISO-8859-1, GB2312/GBK/GB18030, Latin-1 mislabelled as UTF-8).
-// Cost: linear in the document size; allocates (pugixml DOM + `out`).
+// Cost: linear in the document size; allocates the pugixml DOM and a few small vectors, and `out`'s segments
+// (none with CapScratch or a capFirstSegmentWords-sized builder for typical documents). bench/cap_bench.cpp
+// measures it against pugixml's parse alone.
 CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out);
 
 // Hardened XML loading shared by every met parser (CAP, feeds, EDXL-DE, GB/T). Loads `bytes` into `doc`.

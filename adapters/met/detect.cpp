@@ -34,7 +34,8 @@ void error(MetOutput& out, std::string_view source, std::string position, std::s
 // Maps one CAP document (standalone or from a container) and files the result.
 void takeCap(MetOutput& out, std::string_view xml, const std::string& source, int64_t receivedMs,
              const std::string& originalOverride = {}, const char* contentTypeOverride = nullptr) {
-  auto b = std::make_unique<capnp::MallocMessageBuilder>();
+  // Sized from the document: one segment, one allocation (cap.h); the message is kept, so no shared scratch.
+  auto b = std::make_unique<capnp::MallocMessageBuilder>(capFirstSegmentWords(xml.size()));
   CapResult r = parseCap(xml, source, receivedMs, *b);
   // parseCap's problems carry the source it was given; keep them as they are.
   for (auto& p : r.problems) out.output.problems.push_back(toInput(p, p.source));
