@@ -332,10 +332,21 @@ std::vector<DeliveryStore::Claim> DeliveryStore::claim(size_t max, int64_t nowMs
   return out;
 }
 
+size_t DeliveryStore::recoverInFlight(int64_t nowMs, int64_t graceMs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt u(db_, "UPDATE deliveries SET state = 'queued', next_attempt_ms = ?, detail = 'in doubt after restart'"
+              " WHERE state = 'submitted'",
+         path_);
+  u.bind(1, nowMs + graceMs);
+  u.run();
+  return static_cast<size_t>(sqlite3_changes(db_));
+}
+
 void DeliveryStore::markAccepted(int64_t id, const std::string& detail, int64_t nowMs) {
   std::lock_guard<std::mutex> lock(mu_);
   // A report may overtake the gateway's answer: never move a final row back.
-  Stmt u(db_, "UPDATE deliveries SET state = 'accepted', accepted_ms = ?, detail = ? WHERE id = ? AND state = 'submitted'",
+  Stmt u(db_, "UPDATE deliveries SET state = 'accepted', accepted_ms = ?, detail = ? WHERE id = ? AND"
+              " (state = 'submitted' OR (state = 'queued' AND attempts > 0))",
          path_);
   u.bind(1, nowMs).bind(2, detail).bind(3, id);
   u.run();
@@ -353,7 +364,8 @@ void DeliveryStore::markFinal(int64_t id, DeliveryState s, const std::string& de
   std::lock_guard<std::mutex> lock(mu_);
   Txn txn(db_);
   Stmt u(db_,
-         "UPDATE deliveries SET state = ?, final_ms = ?, detail = ? WHERE id = ? AND state IN ('submitted', 'accepted')",
+         "UPDATE deliveries SET state = ?, final_ms = ?, detail = ? WHERE id = ? AND (state IN ('submitted', 'accepted')"
+         " OR (state = 'queued' AND attempts > 0))",
          path_);
   u.bind(1, std::string(stateName(s))).bind(2, nowMs).bind(3, detail).bind(4, id);
   u.run();

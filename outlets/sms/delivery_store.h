@@ -99,7 +99,13 @@ class DeliveryStore {
   };
   std::vector<Claim> claim(size_t max, int64_t nowMs);
 
-  // Gateway answers and reports.
+  // At start: rows left `submitted` by a crash were handed to the gateway or not — nobody knows. They go
+  // back to the queue, due after graceMs; a delivery report arriving meanwhile (the gateway had them)
+  // settles them, so only rows the gateway never took are sent again. Returns how many.
+  size_t recoverInFlight(int64_t nowMs, int64_t graceMs);
+
+  // Gateway answers and reports. Each moves a row forward only (a report may overtake the HTTP answer);
+  // reports also settle rows in doubt after a crash (queued again with attempts > 0).
   void markAccepted(int64_t id, const std::string& detail, int64_t nowMs);
   void markRetry(int64_t id, const std::string& detail, int64_t retryAtMs);  // back to queued
   void markFailed(int64_t id, const std::string& detail, int64_t nowMs);      // final

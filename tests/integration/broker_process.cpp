@@ -50,7 +50,7 @@ BrokerSetup defaultSetup() {
       {"met", "adapter", {"warning", "forecast", "observation"}, {}, {}},
       {"water", "adapter", {"observation", "warning"}, {"river-level*", "flood*"}, {}},
       {"fire", "adapter", {"*"}, {}, {}},
-      {"sms", "outlet", {"ack"}, {}, {"sms"}},
+      {"sms", "outlet", {"ack", "sitrep"}, {}, {"sms"}},
       {"dashboard", "outlet", {"ack"}, {}, {"dashboard"}},
       {"admin", "admin", {"*"}, {}, {"*"}},
   };
@@ -265,6 +265,15 @@ int ChildProcess::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return status_;
+}
+
+void ChildProcess::kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int st = 0;
+  waitpid(pid_, &st, 0);
+  pid_ = -1;
+  status_ = -1;
 }
 
 std::string ChildProcess::log() const {

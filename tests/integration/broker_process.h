@@ -94,6 +94,7 @@ class ChildProcess {
   ChildProcess(std::vector<std::string> argv, std::string logPath);
   ~ChildProcess();
   int stop();                                        // SIGTERM, wait up to 10 s, returns exit status
+  void kill9();                                      // SIGKILL and reap (a crash)
   bool exited(int* status = nullptr);                // reaps if it has exited
   std::string log() const;
 

@@ -197,3 +197,23 @@ TEST_CASE("sms store: a 43000-recipient fan-out is one transaction", "[sms-store
   CHECK(r.inserted == 43000);
   printf("43000-row fan-out: %.0f ms\n", ms);
 }
+
+TEST_CASE("sms store: rows in flight at a crash wait for reports before they are sent again", "[sms-store]") {
+  Tmp t;
+  int64_t a = 0, b = 0;
+  {
+    DeliveryStore s(t.file());
+    s.fanOut(alertRow("K1"), people(2), kNow);
+    auto c = s.claim(2, kNow);  // handed to the gateway; then SIGKILL before the answers were recorded
+    a = c[0].row.id;
+    b = c[1].row.id;
+  }
+  DeliveryStore s(t.file());
+  CHECK(s.recoverInFlight(kNow + 10, 60000) == 2);
+  CHECK(s.claim(10, kNow + 59999).empty());              // grace: reports may still come
+  s.markDelivered(a, "stat:DELIVRD", kNow + 20000);       // the gateway had this one
+  auto again = s.claim(10, kNow + 60010);
+  REQUIRE(again.size() == 1);                             // only the one the gateway never reported
+  CHECK(again[0].row.id == b);
+  CHECK(s.delivery(a)->state == DeliveryState::delivered);
+}
