@@ -27,6 +27,11 @@ class Stmt {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // The bytes must stay valid until the statement is stepped (no copy: the fan-out's hot loop).
+  Stmt& bindStatic(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
   Stmt& bind(int i, int64_t v) {
     sqlite3_bind_int64(s_, i, v);
     return *this;
@@ -132,7 +137,6 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
          " queued_ms INTEGER, submitted_ms INTEGER DEFAULT 0, accepted_ms INTEGER DEFAULT 0, final_ms INTEGER DEFAULT 0,"
          " detail TEXT DEFAULT '', UNIQUE(alert_key, person_id));"
          "CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries(state, priority, next_attempt_ms, id);"
-         "CREATE INDEX IF NOT EXISTS deliveries_mobile ON deliveries(mobile);"
          "CREATE TABLE IF NOT EXISTS answers(id INTEGER PRIMARY KEY, alert_key TEXT, chain_root TEXT, delivery_id INTEGER,"
          " mobile TEXT, text TEXT, received_ms INTEGER);"
          "CREATE INDEX IF NOT EXISTS answers_chain ON answers(alert_key, chain_root);"
@@ -190,7 +194,8 @@ FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Addresse
            " queued_ms, next_attempt_ms) VALUES(?,?,?,?,?,'queued',?,?,?)",
            path_);
   for (auto& rc : recipients) {
-    ins.bind(1, a.key).bind(2, rc.personId).bind(3, rc.mobile).bind(4, rc.chainRoot.empty() ? rc.personId : rc.chainRoot);
+    ins.bindStatic(1, a.key).bindStatic(2, rc.personId).bindStatic(3, rc.mobile);
+    ins.bindStatic(4, rc.chainRoot.empty() ? rc.personId : rc.chainRoot);
     ins.bind(5, int64_t(rc.wave)).bind(6, priority).bind(7, nowMs).bind(8, nowMs);
     ins.run();
     if (sqlite3_changes(db_) > 0)
@@ -391,25 +396,30 @@ std::optional<DeliveryRow> DeliveryStore::delivery(int64_t id) {
   return readRow(q);
 }
 
-DeliveryStore::AnswerMatch DeliveryStore::recordAnswer(const std::string& mobile, const std::string& text,
+DeliveryStore::AnswerMatch DeliveryStore::recordAnswer(const std::vector<std::string>& personIds,
+                                                       const std::string& mobile, const std::string& text,
                                                        int64_t nowMs) {
   std::lock_guard<std::mutex> lock(mu_);
   Txn txn(db_);
   AnswerMatch m;
-  // Open alerts this mobile was sent (any wave), newest first; answers are accepted for a day after the
-  // deadline (late answers still count as answers).
+  // Open alerts sent to these persons (any wave), newest first; answers are accepted for a day after the
+  // deadline (late answers still count). Few alerts are open: each probes UNIQUE(alert_key, person_id).
   Stmt q(db_,
-         "SELECT d.id, d.alert_key, d.person_id, d.chain_root, a.answer_code FROM deliveries d JOIN alerts a"
-         " ON a.key = d.alert_key WHERE d.mobile = ? AND a.answer_code != '' AND a.cancelled = 0"
+         "SELECT d.id, d.alert_key, d.person_id, d.chain_root, a.answer_code FROM alerts a JOIN deliveries d"
+         " ON d.alert_key = a.key AND d.person_id = ? WHERE a.answer_code != '' AND a.cancelled = 0"
          " AND d.state IN ('submitted', 'accepted', 'delivered') AND a.answer_deadline_ms >= ? ORDER BY d.id DESC",
          path_);
-  q.bind(1, mobile).bind(2, nowMs - 24 * 3600 * 1000LL);
   struct Candidate {
     int64_t id;
     std::string alertKey, personId, chainRoot, code;
   };
   std::vector<Candidate> cands;
-  while (q.row()) cands.push_back({q.i64(0), q.text(1), q.text(2), q.text(3), q.text(4)});
+  for (auto& pid : personIds) {
+    q.bind(1, pid).bind(2, nowMs - 24 * 3600 * 1000LL);
+    while (q.row()) cands.push_back({q.i64(0), q.text(1), q.text(2), q.text(3), q.text(4)});
+    q.reset();
+  }
+  std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) { return a.id > b.id; });
   // The digits in the reply (a reply is "1234", "收到1234", "1234 已到岗" ...).
   std::string digits;
   for (char c : text)
@@ -424,9 +434,7 @@ DeliveryStore::AnswerMatch DeliveryStore::recordAnswer(const std::string& mobile
     std::set<std::string> alerts;
     for (auto& c : cands) alerts.insert(c.alertKey);
     if (cands.empty()) {
-      Stmt k(db_, "SELECT 1 FROM deliveries WHERE mobile = ? LIMIT 1", path_);
-      k.bind(1, mobile);
-      m.reason = k.row() ? "no open alert for this number" : "unknown number";
+      m.reason = personIds.empty() ? "unknown number" : "no open alert for this number";
     } else if (alerts.size() == 1) {
       hit = &cands.front();  // one open alert: any reply answers it
     } else {

@@ -112,16 +112,19 @@ class DeliveryStore {
   void markDelivered(int64_t id, const std::string& detail, int64_t nowMs);   // final
   std::optional<DeliveryRow> delivery(int64_t id);
 
-  // A reply from `mobile`. Matched to the open alert (answers still expected) whose answer code the text
-  // holds, delivered to that mobile; or, without a code, to the single open alert that mobile got.
-  // Returns the delivery answered ("" key when unmatched) and stores the answer either way.
+  // A reply from `mobile`, which the roster knows as `personIds` (usually one; empty = unknown number).
+  // Matched to the open alert (answers still expected) whose answer code the text holds, sent to one of
+  // those persons; or, without a code, to the single open alert they got. Returns the delivery answered
+  // (matched = false with a reason otherwise) and stores the answer either way. (Persons come from the
+  // roster rather than a mobile index on the deliveries: that index would cost a third of the fan-out.)
   struct AnswerMatch {
     bool matched = false;
     std::string alertKey, personId, reason;  // reason: why unmatched ("unknown number", "no open alert", ...)
     int64_t deliveryId = 0;
     bool first = false;                       // the first answer in this person's chain for this alert
   };
-  AnswerMatch recordAnswer(const std::string& mobile, const std::string& text, int64_t nowMs);
+  AnswerMatch recordAnswer(const std::vector<std::string>& personIds, const std::string& mobile,
+                           const std::string& text, int64_t nowMs);
 
   // Escalation (叫应 not answered): a chain is a direct recipient (wave 0) plus the deputy (wave 1) and
   // superior (wave 2) it escalates to. A chain is due for its next wave when its alert expects answers,

@@ -134,19 +134,19 @@ TEST_CASE("sms store: answers are matched by code and number and stop escalation
   s.fanOut(alertRow("T1", 0, kNow + 600000, "4821"), people(3), kNow);
   s.fanOut(alertRow("T2", 0, kNow + 600000, "5930"), people(2), kNow);
   for (auto& c : s.claim(10, kNow)) s.markAccepted(c.row.id, "ok", kNow);
-  auto m = s.recordAnswer("+8613800000001", "收到 5930", kNow + 1000);
+  auto m = s.recordAnswer({"p1"}, "+8613800000001", "收到 5930", kNow + 1000);
   CHECK(m.matched);
   CHECK(m.alertKey == "met/T2");
   CHECK(m.personId == "p1");
   CHECK(m.first);
-  CHECK(s.recordAnswer("+8613800000001", "5930", kNow + 2000).first == false);
-  auto ambiguous = s.recordAnswer("+8613800000000", "收到", kNow + 1000);  // p0 has T1 and T2 open
+  CHECK(s.recordAnswer({"p1"}, "+8613800000001", "5930", kNow + 2000).first == false);
+  auto ambiguous = s.recordAnswer({"p0"}, "+8613800000000", "收到", kNow + 1000);  // p0 has T1 and T2 open
   CHECK_FALSE(ambiguous.matched);
   CHECK(ambiguous.reason.find("2 open alerts") != std::string::npos);
-  auto single = s.recordAnswer("+8613800000002", "已到岗", kNow + 1000);  // p2 only has T1
+  auto single = s.recordAnswer({"p2"}, "+8613800000002", "已到岗", kNow + 1000);  // p2 only has T1
   CHECK(single.matched);
   CHECK(single.alertKey == "met/T1");
-  CHECK(s.recordAnswer("+8613999999999", "1", kNow).reason == "unknown number");
+  CHECK(s.recordAnswer({}, "+8613999999999", "1", kNow).reason == "unknown number");
   CHECK(s.summary("met/T2").answered == 1);
 
   // Escalation: T1 unanswered by p0 and p1 (p2 answered) after the deadline.
@@ -165,7 +165,7 @@ TEST_CASE("sms store: answers are matched by code and number and stop escalation
   // The deputy of p0 answers: that chain stops.
   s.fanOut(alertRow("T1", 0, kNow + 600000, "4821"), {{"d0", "副职", "+8613700000000", 1, "p0"}}, kNow + 600000);
   for (auto& c : s.claim(10, kNow + 600000)) s.markAccepted(c.row.id, "ok", kNow + 600000);
-  CHECK(s.recordAnswer("+8613700000000", "4821", kNow + 700000).matched);
+  CHECK(s.recordAnswer({"d0"}, "+8613700000000", "4821", kNow + 700000).matched);
   auto after = s.overdue(kNow + 900000, 300000, 2, 100);
   for (auto& d : after) CHECK_FALSE((d.alertKey == "met/T1" && d.chainRoot == "p0"));
   auto sum = s.summary("met/T1");
