@@ -81,7 +81,7 @@ TEST_CASE("roster store: the sample roster imports checks clean and resolves eve
   RosterStore store(dir.file("roster.db"));
   std::vector<std::pair<size_t, size_t>> calls;
   ImportReport report;
-  RosterParse parse = parseOk(readFile("tests/data/sms/roster.csv"));
+  RosterParse parse = parseOk(readFile("config/sms-roster.csv"));
   REQUIRE(store.import(parse, ImportMode::replace, [&](size_t done, size_t total) { calls.emplace_back(done, total); },
                        report));
   CHECK(report.total == 30);

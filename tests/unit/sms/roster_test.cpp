@@ -46,7 +46,7 @@ void expectProblem(const RosterParse& r, int line, const std::string& field, con
 }  // namespace
 
 TEST_CASE("roster: the sample roster parses without problems", "[sms][roster]") {
-  RosterParse r = parseRosterCsv(readFile("tests/data/sms/roster.csv"), "roster.csv");
+  RosterParse r = parseRosterCsv(readFile("config/sms-roster.csv"), "roster.csv");
   for (auto& p : r.problems) UNSCOPED_INFO(p.str());
   REQUIRE(r.complete);
   CHECK(r.problems.empty());
