@@ -129,7 +129,7 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
          "CREATE TABLE IF NOT EXISTS alerts(key TEXT PRIMARY KEY, broker_seq INTEGER, sender TEXT, message_id TEXT,"
          " msg_type TEXT, event TEXT, priority INTEGER, expires_ms INTEGER, answer_deadline_ms INTEGER,"
          " answer_code TEXT, text TEXT, max_parts INTEGER, cancelled INTEGER DEFAULT 0, created_ms INTEGER,"
-         " dirty INTEGER DEFAULT 1);"
+         " dirty INTEGER DEFAULT 1, reminder_text TEXT DEFAULT '');"
          "CREATE INDEX IF NOT EXISTS alerts_open ON alerts(answer_deadline_ms);"
          "CREATE TABLE IF NOT EXISTS deliveries(id INTEGER PRIMARY KEY, alert_key TEXT NOT NULL, person_id TEXT NOT NULL,"
          " mobile TEXT NOT NULL, chain_root TEXT NOT NULL, wave INTEGER NOT NULL, state TEXT NOT NULL,"
@@ -174,12 +174,13 @@ FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Addresse
   if (!r.alertExisted) {
     Stmt ins(db_,
              "INSERT INTO alerts(key, broker_seq, sender, message_id, msg_type, event, priority, expires_ms,"
-             " answer_deadline_ms, answer_code, text, max_parts, cancelled, created_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             " answer_deadline_ms, answer_code, text, max_parts, cancelled, created_ms, reminder_text)"
+             " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
              path_);
     ins.bind(1, a.key).bind(2, static_cast<int64_t>(a.brokerSeq)).bind(3, a.sender).bind(4, a.messageId);
     ins.bind(5, a.msgType).bind(6, a.event).bind(7, int64_t(a.priority)).bind(8, a.expiresMs);
     ins.bind(9, a.answerDeadlineMs).bind(10, a.answerCode).bind(11, a.text).bind(12, int64_t(a.maxParts));
-    ins.bind(13, int64_t(a.cancelled ? 1 : 0)).bind(14, nowMs);
+    ins.bind(13, int64_t(a.cancelled ? 1 : 0)).bind(14, nowMs).bind(15, a.reminderText);
     ins.run();
   }
   int64_t priority = a.priority;
@@ -216,7 +217,7 @@ std::optional<AlertRow> DeliveryStore::alert(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt q(db_,
          "SELECT key, broker_seq, sender, message_id, msg_type, event, priority, expires_ms, answer_deadline_ms,"
-         " answer_code, text, max_parts, cancelled, created_ms FROM alerts WHERE key = ?",
+         " answer_code, text, max_parts, cancelled, created_ms, reminder_text FROM alerts WHERE key = ?",
          path_);
   q.bind(1, key);
   if (!q.row()) return std::nullopt;
@@ -235,6 +236,7 @@ std::optional<AlertRow> DeliveryStore::alert(const std::string& key) {
   a.maxParts = static_cast<int>(q.i64(11));
   a.cancelled = q.i64(12) != 0;
   a.createdMs = q.i64(13);
+  a.reminderText = q.text(14);
   return a;
 }
 
@@ -316,7 +318,7 @@ std::vector<DeliveryStore::Claim> DeliveryStore::claim(size_t max, int64_t nowMs
   while (q.row()) rows.push_back(readRow(q));
   Stmt u(db_, "UPDATE deliveries SET state = 'submitted', attempts = attempts + 1, submitted_ms = ? WHERE id = ?",
          path_);
-  Stmt t(db_, "SELECT text, max_parts FROM alerts WHERE key = ?", path_);
+  Stmt t(db_, "SELECT text, max_parts, reminder_text FROM alerts WHERE key = ?", path_);
   for (auto& r : rows) {
     u.bind(1, nowMs).bind(2, r.id);
     u.run();
@@ -329,6 +331,9 @@ std::vector<DeliveryStore::Claim> DeliveryStore::claim(size_t max, int64_t nowMs
     if (t.row()) {
       c.text = t.text(0);
       c.maxParts = static_cast<int>(t.i64(1));
+      // Escalation waves get the reminder ("X has not answered ...") when there is one.
+      std::string reminder = t.text(2);
+      if (r.wave > 0 && !reminder.empty()) c.text = reminder;
     }
     t.reset();
     out.push_back(std::move(c));

@@ -32,6 +32,7 @@ struct AlertRow {
   int64_t answerDeadlineMs = 0; // 0 = no answer expected; unanswered by then -> escalation
   std::string answerCode;       // digits the recipient replies with, unique among open alerts
   std::string text;             // the rendered SMS text (zh-CN by default)
+  std::string reminderText;     // the text escalation waves (deputy, superior) get; "" = `text`
   int maxParts = 4;
   bool cancelled = false;
   int64_t createdMs = 0;

@@ -38,6 +38,7 @@ AlertRow alertRow(const std::string& id, int priority = 1, int64_t deadline = 0,
   a.answerDeadlineMs = deadline;
   a.answerCode = code;
   a.text = "【宁波市防汛防台指挥部】台风预警 " + id;
+  a.reminderText = "未回复提醒 " + id;
   return a;
 }
 
@@ -162,9 +163,12 @@ TEST_CASE("sms store: answers are matched by code and number and stop escalation
   for (auto& d : due) s.noteEscalated(d.alertKey, d.chainRoot, d.nextWave, kNow + 600000);
   CHECK(s.overdue(kNow + 600001, 300000, 2, 100).empty());          // wave 1 handled, wave 2 not yet due
   CHECK(s.overdue(kNow + 900000, 300000, 2, 100).size() == due.size());  // wave 2 due
-  // The deputy of p0 answers: that chain stops.
+  // The deputy of p0 gets the reminder text, answers, and that chain stops.
   s.fanOut(alertRow("T1", 0, kNow + 600000, "4821"), {{"d0", "副职", "+8613700000000", 1, "p0"}}, kNow + 600000);
-  for (auto& c : s.claim(10, kNow + 600000)) s.markAccepted(c.row.id, "ok", kNow + 600000);
+  auto waves = s.claim(10, kNow + 600000);
+  REQUIRE(waves.size() == 1);
+  CHECK(waves[0].text == "未回复提醒 T1");
+  for (auto& c : waves) s.markAccepted(c.row.id, "ok", kNow + 600000);
   CHECK(s.recordAnswer({"d0"}, "+8613700000000", "4821", kNow + 700000).matched);
   auto after = s.overdue(kNow + 900000, 300000, 2, 100);
   for (auto& d : after) CHECK_FALSE((d.alertKey == "met/T1" && d.chainRoot == "p0"));
