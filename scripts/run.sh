@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults: installs what is missing, builds, generates key pairs on first run
 # (var/keys/), starts alertbusd with config/alertbusd.toml and the agency adapters (alertbus-met, -water,
-# -fire, -maritime with config/<adapter>.toml, watching var/inbox/<adapter>/), shows live traffic
+# -fire, -maritime with config/<adapter>.toml, watching var/inbox/<adapter>/) and the SMS outlet
+# (alertbus-sms with config/sms.toml and the sample roster; spool sender), shows live traffic
 # (alertbus tail) for demo inputs dropped into those directories and sample messages published with
 # alertbus send, and keeps the bus running until Ctrl-C.
 #   ALERTBUS_DEMO_EXIT=1 scripts/run.sh   exits after the demo traffic instead of serving on.
@@ -41,6 +42,13 @@ for adapter in met water fire maritime; do
   echo "alertbus-$adapter: watching var/inbox/$adapter/"
 done
 
+if [[ -x "$bin/outlets/sms/alertbus-sms" ]]; then
+  echo "== SMS outlet (spool sender: var/sms/spool/; log var/log/sms.log) =="
+  "$bin/outlets/sms/alertbus-sms" --config config/sms.toml roster import config/sms-roster.csv
+  "$bin/outlets/sms/alertbus-sms" --config config/sms.toml 2>var/log/sms.log &
+  pids+=($!)
+fi
+
 echo "== live traffic (alertbus tail) =="
 "$bin/cli/alertbus" tail --key var/keys/admin.key &
 pids+=($!)
@@ -50,6 +58,12 @@ scripts/demo-inputs.sh var/inbox
   config/samples/typhoon-orange.json config/samples/rainstorm-yellow-exercise.json
 "$bin/cli/alertbus" send --key var/keys/water.key --id-suffix "-$run" config/samples/river-level.json
 sleep 3  # let the adapters pick up their inputs and tail print before the status table
+if [[ -d var/sms/spool ]]; then
+  echo "== SMS written by the spool sender (var/sms/spool/) =="
+  ls var/sms/spool | wc -l | xargs echo "files:"
+  f=$(ls -t var/sms/spool/*.json 2>/dev/null | head -1 || true)
+  [[ -n "$f" ]] && cat "$f" && echo
+fi
 echo "== alertbus status =="
 "$bin/cli/alertbus" status --key var/keys/admin.key
 if [[ "${ALERTBUS_DEMO_EXIT:-0}" == 1 ]]; then exit 0; fi

@@ -1,0 +1,199 @@
+// alertbus-sms against a real alertbusd with the spool sender (the embedded default): roster import,
+// fan-out of a routed warning to a roster group, the Chinese text with its answer code, a reply over the
+// callback HTTP endpoint published back as an ack, escalation of a non-answer to the deputy, summaries,
+// a cancel that withdraws what has not gone out, and exactly-once across a SIGKILL mid fan-out.
+#include <catch2/catch.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "tests/integration/adapter_harness.h"
+
+using namespace alertbus;
+using namespace alertbus::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kSms = ALERTBUS_SMS_BIN;
+const std::string kSrc = ALERTBUS_SOURCE_DIR;
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A roster: `n` duty officers in group "duty" (c0..), each with deputy d<i> (not in the group).
+std::string roster(int n) {
+  std::string csv = "id,name,mobile,roles,admin_code,groups,deputy,superior\n";
+  char line[256];
+  for (int i = 0; i < n; ++i) {
+    snprintf(line, sizeof line, "c%d,值班员%d,1380574%04d,duty-officer,330212,duty,d%d,\n", i, i, i, i);
+    csv += line;
+    snprintf(line, sizeof line, "d%d,副职%d,1390574%04d,deputy,330212,deputies,,\n", i, i, i);
+    csv += line;
+  }
+  return csv;
+}
+
+std::string writeConfig(const TempDir& dir, const BrokerProcess& broker, const std::string& extra) {
+  std::string path = dir.file("sms.toml");
+  std::ofstream(path) << "[broker]\nendpoint = \"" << broker.endpoint() << "\"\nserver_key = \""
+                      << broker.serverPublicKey() << "\"\nkey_file = \"" << broker.keyFileOf("sms")
+                      << "\"\nheartbeat_ms = 200\n[state]\ndir = \"" << dir.file("sms-state")
+                      << "\"\n[templates]\nfile = \"" << kSrc << "/config/sms-templates.toml\"\n"
+                      << "[summaries]\ninterval_ms = 300\n" << extra;
+  return path;
+}
+
+// Every SMS the spool sender wrote: deliveryId -> (to, text).
+std::map<std::string, std::pair<std::string, std::string>> spool(const std::string& dir) {
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream f(e.path());
+    auto j = nlohmann::json::parse(f, nullptr, false);
+    if (j.is_discarded()) continue;
+    out[j.value("deliveryId", "")] = {j.value("to", ""), j.value("text", "")};
+  }
+  return out;
+}
+
+std::string readFile(const std::string& p) {
+  std::ifstream f(p);
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+void publishWarning(const BrokerProcess& broker, const std::string& id, schema::Colour colour) {
+  Client met(broker.clientOptions("met"));
+  auto w = sampleWarning(id, "typhoon", colour, "330212", nowMs() + 3600000);
+  met.publish(kj::arrayPtr(reinterpret_cast<const kj::byte*>(w.begin()), w.size() * sizeof(capnp::word)));
+  REQUIRE(waitFor([&] { return met.pending() == 0; }, 10000, &met));
+}
+
+}  // namespace
+
+TEST_CASE("sms: a warning reaches every duty officer once, answers come back, silence escalates",
+          "[sms]") {
+  TempDir dir;
+  BrokerProcess broker(dir, defaultSetup());  // warnings -> sms:duty
+  broker.start();
+  JournalTail tail(broker);
+  std::string config = writeConfig(dir, broker,
+                                   "[answers]\nwave_minutes = 0.02\nmax_wave = 1\n"
+                                   "deadline_minutes = { orange = 0.03 }\n");
+  std::ofstream(dir.file("roster.csv")) << roster(5) << "x1,坏号码,12345,duty-officer,330212,duty,,\n";
+  auto imp = runCommand(kSms + " --config " + config + " roster import " + dir.file("roster.csv"));
+  INFO(imp.out);
+  CHECK(imp.status == 3);  // imported, with one line refused
+  CHECK(imp.out.find("line 12: mobile=12345") != std::string::npos);
+  CHECK(imp.out.find("10 persons") != std::string::npos);
+
+  ChildProcess sms({kSms, "--config", config}, dir.file("sms.log"));
+  REQUIRE(waitForFile(dir.file("sms-state/callbacks.url")));
+  publishWarning(broker, "TY-SMS-1", schema::Colour::ORANGE);
+  std::string spoolDir = dir.file("sms-state/spool");
+  REQUIRE(waitFor([&] { return spool(spoolDir).size() >= 5; }, 15000));
+  auto sent = spool(spoolDir);
+  std::set<std::string> to;
+  std::string text;
+  for (auto& [id, v] : sent) {
+    to.insert(v.first);
+    text = v.second;
+  }
+  CHECK(to.size() == 5);
+  CHECK(to.count("+8613805740003") == 1);
+  INFO(text);
+  CHECK(text.find("回复") != std::string::npos);  // the answer instruction with its code
+  std::string code;
+  for (size_t i = text.find("回复") + 6; i < text.size() && isdigit(static_cast<unsigned char>(text[i])); ++i)
+    code += text[i];
+  REQUIRE(code.size() == 4);
+
+  // c0 answers through the callback (as Kannel's sms-service would call it).
+  std::string base = readFile(dir.file("sms-state/callbacks.url"));
+  httplib::Client http(base);
+  auto res = http.Get(("/mo?from=%2B8613805740000&to=12379&text=" + code + "%20%E6%94%B6%E5%88%B0").c_str());
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  // An unknown number and a malformed callback are logged, not fatal.
+  CHECK(http.Get("/mo?from=%2B8613999999999&to=12379&text=1")->status == 200);
+  CHECK(http.Get("/dlr?id=999999&type=1")->status == 200);
+  CHECK(http.Get("/dlr?type=banana")->status == 200);
+  REQUIRE(tail.waitFor(
+      [&] {
+        for (auto& id : tail.ids())
+          if (id.rfind("sms-ack-TY-SMS-1-", 0) == 0) return true;
+        return false;
+      },
+      15000));
+  // The others do not answer: after the deadline their deputies get it (wave 1), c0's deputy does not.
+  REQUIRE(waitFor(
+      [&] {
+        std::set<std::string> deputies;
+        for (auto& [id, v] : spool(spoolDir))
+          if (v.first.rfind("+86139", 0) == 0) deputies.insert(v.first);
+        return deputies.size() == 4;
+      },
+      20000));
+  for (auto& [id, v] : spool(spoolDir)) {
+    CHECK(v.first != "+8613905740000");
+    if (v.first.rfind("+86139", 0) == 0) CHECK(v.second.find("未回复提醒") != std::string::npos);
+  }
+  // Summaries: who has answered and who has not.
+  std::string summary;
+  REQUIRE(tail.waitFor(
+      [&] {
+        for (auto& id : tail.ids())
+          if (id.rfind("sms-summary-TY-SMS-1-", 0) == 0) summary = tail.json(id);
+        return summary.find("\"kind\":\"sms-answered\",\"count\":1") != std::string::npos &&
+               summary.find("\"kind\":\"sms-escalated\",\"count\":4") != std::string::npos;
+      },
+      15000));
+  CHECK(summary.find("未回复") != std::string::npos);
+  CHECK(sms.stop() == 0);
+  std::string log = sms.log();
+  CHECK(log.find("unknown number") != std::string::npos);
+  CHECK(log.find("unknown delivery id 999999") != std::string::npos);
+  CHECK(log.find("delivery report refused") != std::string::npos);
+}
+
+TEST_CASE("sms: SIGKILL in the middle of a large fan-out: nobody twice, nobody forgotten", "[sms]") {
+  TempDir dir;
+  BrokerProcess broker(dir, defaultSetup());
+  broker.start();
+  const int n = 3000;
+  std::string config = writeConfig(dir, broker,
+                                   "[sender]\nrate_per_s = 2000\nconcurrency = 4\nin_doubt_grace_ms = 300\n");
+  std::ofstream(dir.file("roster.csv")) << roster(n);
+  REQUIRE(runCommand(kSms + " --config " + config + " roster import " + dir.file("roster.csv")).status == 0);
+  std::string spoolDir = dir.file("sms-state/spool");
+  {
+    ChildProcess sms({kSms, "--config", config}, dir.file("sms1.log"));
+    REQUIRE(waitForFile(dir.file("sms-state/callbacks.url")));
+    publishWarning(broker, "TY-BIG-1", schema::Colour::YELLOW);
+    REQUIRE(waitFor([&] { return spool(spoolDir).size() >= 300; }, 30000));
+    sms.kill9();
+  }
+  size_t before = spool(spoolDir).size();
+  INFO("sent before the kill: " << before);
+  CHECK(before < static_cast<size_t>(n));  // really killed mid fan-out
+  ChildProcess sms({kSms, "--config", config}, dir.file("sms2.log"));
+  REQUIRE(waitFor([&] { return spool(spoolDir).size() >= static_cast<size_t>(n); }, 60000));
+  waitFor([] { return false; }, 500);  // anything more would be a duplicate
+  auto sent = spool(spoolDir);
+  std::map<std::string, int> perNumber;
+  for (auto& [id, v] : sent) ++perNumber[v.first];
+  CHECK(sent.size() == static_cast<size_t>(n));
+  CHECK(perNumber.size() == static_cast<size_t>(n));
+  for (auto& [number, count] : perNumber) REQUIRE(count == 1);
+  CHECK(sms.stop() == 0);
+}
