@@ -408,7 +408,19 @@ FirmsResult parseFirmsCsv(std::string_view csv, std::string_view source, int64_t
       reject("daynight", f[cDn], "daynight '" + clipValue(f[cDn]) + "' is not D or N");
       continue;
     }
-    if (cSat >= 0) h.satellite = clipValue(f[cSat].substr(0, 16));
+    if (cSat >= 0) {
+      // The satellite goes into warning text (description, "satellites" parameter), which validateMessage
+      // requires to be clean UTF-8: refuse a field that is not (clipValue only masks control characters), and
+      // cut at a character boundary (a blind cut at 16 bytes can split a multi-byte character).
+      std::string_view sat = f[cSat];
+      if (!isCleanUtf8(sat.data(), sat.size())) {
+        reject("satellite", sat, "satellite '" + clipValue(sat) + "' is not UTF-8 text");
+        continue;
+      }
+      size_t n = std::min<size_t>(sat.size(), 16);
+      while (n > 0 && n < sat.size() && (static_cast<unsigned char>(sat[n]) & 0xC0) == 0x80) --n;
+      h.satellite = std::string(sat.substr(0, n));
+    }
     h.confidence = clipValue(v);
     h.line = std::string(line);
     h.lineNo = lineNo;

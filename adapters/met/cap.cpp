@@ -375,11 +375,55 @@ std::string cutUtf8(std::string s, size_t n) {
   return s;
 }
 
+// Whether the document being mapped may yield text the bus refuses (validateMessage's clean UTF-8): raw
+// control characters and DEL (pugixml passes them through), or character references, which pugixml
+// expands to anything, surrogates and code points beyond U+10FFFF included. Set once per document by
+// parseCap; when false (nearly always) capText skips the per-field check.
+thread_local bool tlTextNeedsCleaning = false;
+
+bool mayNeedCleaning(std::string_view xml) {
+  for (size_t i = 0; i < xml.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(xml[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return true;
+    if (c == '&' && i + 1 < xml.size() && xml[i + 1] == '#') return true;
+  }
+  return false;
+}
+
+// Replaces what is not clean UTF-8 text: each control character or DEL by '?', each invalid sequence
+// by U+FFFD. (Found by fuzzing: such text made alerts the broker rejects as "not valid UTF-8 text".)
+std::string cleanText(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out += ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) ? '?' : static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    size_t len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (len && i + len <= s.size() && isCleanUtf8(s.data() + i, len)) {
+      out.append(s.data() + i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 // Text for a Cap'n Proto setter without a temporary std::string.
 capnp::Text::Reader capText(std::string_view s) {
+  thread_local std::string copy;
+  if (tlTextNeedsCleaning && !isCleanUtf8(s.data(), s.size())) {
+    copy = cleanText(s);
+    return capnp::Text::Reader(copy.c_str(), copy.size());
+  }
   // Text::Reader wants a NUL after the last byte in debug builds; views that end early are copied.
   if (s.data() && s.data()[s.size()] == '\0') return capnp::Text::Reader(s.data(), s.size());
-  thread_local std::string copy;
   copy.assign(s);
   return capnp::Text::Reader(copy.c_str(), copy.size());
 }
@@ -483,11 +527,8 @@ class CapMapper {
 
     size_t infoCount = kids.count("info");
     if (infoCount == 0 && t == schema::MsgType::CANCEL) {
-      rep_.warn(base + "/info", "info", "", "Cancel without <info>: one placeholder info (eventCode \"cancel\") added");
-      auto info = m.getPayload().initWarning(1)[0];
-      info.setLanguage("en-US");
-      info.setEvent("Cancel");
-      info.setEventCode("cancel");
+      // A Cancel may carry no info (IPAWS sends them so): it withdraws what its references name.
+      m.getPayload().initWarning(0);
       return;
     }
     if (infoCount == 0) rep_.error(base + "/info", "info", "", "no <info>: alertbus needs at least one info per warning");
@@ -1094,6 +1135,7 @@ bool parseCapTime(std::string_view t, int64_t& ms) {
     return false;
   }
   if (p != t.size()) return false;
+  if (y < 1970) return false;  // alertbus times are ms since 1970 and 0 means "absent" (found by fuzzing)
   int64_t days = daysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + s - offsetMin * 60;
   ms = secs * 1000 + frac;
@@ -1212,6 +1254,7 @@ CapResult parseCap(std::string_view xml, std::string_view source, int64_t receiv
   if (xml.size() <= kMaxCapBytes)
     prov.setOriginal(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(xml.data()), xml.size()));
 
+  tlTextNeedsCleaning = mayNeedCleaning(xml);
   pugi::xml_document doc;
   if (!loadXml(xml, source, kMaxCapBytes, doc, result.problems)) return result;
 

@@ -101,9 +101,8 @@ constexpr unsigned capFirstSegmentWords(size_t xmlBytes) {
 // 1.0/1.1/1.2 namespace (any prefix), missing/invalid identifier (CAP: no whitespace, ',', '<' or '&'),
 // sender, sent, status, msgType or scope (Public/Restricted/Private), an Update or Cancel without a usable
 // reference (it would look like a new alert, or withdraw nothing), no info in an Alert or Update.
-// A Cancel without <info> (IPAWS does this; CAP allows it) is accepted with one placeholder info
-// {event "Cancel", eventCode "cancel", language en-US, everything else unspecified} and a warning, because
-// validateMessage needs one info per warning; the cancel itself is carried by its references.
+// A Cancel without <info> (IPAWS does this; CAP allows it) is accepted with an empty warning list: the
+// cancel is carried by its references (validateMessage allows a cancel without info).
 // Warnings (accepted stays true, the part is dropped): a polygon that is empty, has an odd coordinate,
 // fewer than 4 points, is not closed (first != last) or is out of range; a bad circle; a bad reference
 // triple; an unparsable info time (left 0); a malformed resource size; an unknown enum word. An empty

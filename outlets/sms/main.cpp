@@ -23,6 +23,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli/connect.h"
@@ -292,6 +293,18 @@ class Outlet {
   }
 
   bool startCallbacks() {
+    // Kannel opens one connection per report, dozens at once after a fan-out. Idle keep-alive
+    // connections would hold cpp-httplib's workers (a small pool by default), so: one request per
+    // connection and a pool sized for bursts.
+    server_.set_keep_alive_max_count(1);
+    server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
+    // cpp-httplib listens with a backlog of 5 (compiled into Debian's library): a burst beyond it waits
+    // for TCP's SYN retries (1 s, 3 s, ...). Keep the socket and widen the backlog after bind (listen()
+    // again on a listening socket only changes its backlog).
+    server_.set_socket_options([this](int sock) {
+      httplib::default_socket_options(sock);
+      listenSocket_ = sock;
+    });
     server_.Get("/dlr", [this](const httplib::Request& req, httplib::Response& res) { onReport(req, res); });
     server_.Get("/mo", [this](const httplib::Request& req, httplib::Response& res) { onReply(req, res); });
     server_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
@@ -309,6 +322,7 @@ class Outlet {
       log_.error("sms", "callbacks: cannot listen on " + cfg_.listenHost + ":" + std::to_string(cfg_.listenPort));
       return false;
     }
+    if (listenSocket_ >= 0) ::listen(listenSocket_, 1024);
     callbackBase_ = cfg_.publicUrl.empty() ? "http://" + cfg_.listenHost + ":" + std::to_string(port) : cfg_.publicUrl;
     // Written for operators and tests (Kannel's sms-service get-url must point here).
     FILE* f = fopen((cfg_.stateDir + "/callbacks.url").c_str(), "w");
@@ -480,6 +494,8 @@ class Outlet {
       if (parts_.size() > 100000) parts_.clear();  // bounded: only messages awaiting reports
     }
     std::string detail = std::string(dlrStatusName(rep.status)) + (rep.raw.empty() ? "" : ": " + rep.raw);
+    log_.debug("sms", "report for delivery " + rep.deliveryId + ": type " + std::to_string(rep.type) + " (" +
+                          detail + ") -> " + partStateName(st) + ", row was " + stateName(row->state));
     if (st == PartReports::State::delivered) {
       ++counters_.delivered;
       store_->markDelivered(id, detail, now);
@@ -601,6 +617,7 @@ class Outlet {
   httplib::Server server_;
   std::thread serverThread_;
   std::string callbackBase_;
+  int listenSocket_ = -1;
   std::mutex partsMu_;
   std::map<int64_t, PartReports> parts_;
   std::mutex eventsMu_;

@@ -38,28 +38,6 @@ std::string smppSimPath() {
   return (fs::path(__FILE__).parent_path() / "smpp_sim.pl").string();
 }
 
-// Ports the OS chooses: bind n sockets to 127.0.0.1:0 at once (so they differ), read them, close. Another
-// process may take one before Kannel binds it; start() retries once on new ports.
-std::vector<int> freePorts(int n) {
-  std::vector<int> fds, ports;
-  for (int i = 0; i < n; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::runtime_error("socket() failed");
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    socklen_t len = sizeof a;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      throw std::runtime_error("bind/getsockname to 127.0.0.1:0 failed");
-    fds.push_back(fd);
-    ports.push_back(ntohs(a.sin_port));
-  }
-  for (int fd : fds) ::close(fd);
-  return ports;
-}
-
 // fork + exec with stdout/stderr appended to logPath; stdin from /dev/null or, when stdinWrite is given,
 // from a new pipe whose write end is returned there (close-on-exec, so other children do not hold it).
 pid_t spawn(const std::vector<std::string>& argv, const std::string& logPath, int* stdinWrite = nullptr) {
@@ -257,7 +235,7 @@ void KannelProcess::writeConfig() {
          "system-type = \"VMA\"\nreconnect-delay = 1\nenquire-link-interval = 30\n\n";
   }
   c << "group = smsbox\nbearerbox-host = 127.0.0.1\nsendsms-port = " << sendsmsPort_
-    << "\nsendsms-interface = 127.0.0.1\nmo-recode = true\nlog-file = \"" << dir_.file("smsbox.log")
+    << "\nsendsms-interface = 127.0.0.1\nmo-recode = true\nhttp-request-retry = 5\nhttp-queue-delay = 1\nlog-file = \"" << dir_.file("smsbox.log")
     << "\"\nlog-level = 0\naccess-log = \"" << dir_.file("smsbox-access.log") << "\"\n\n";
   c << "group = sendsms-user\nusername = " << setup_.username << "\npassword = " << setup_.password
     << "\nmax-messages = 10\nconcatenation = true\n\n";
@@ -437,5 +415,28 @@ std::string KannelProcess::logs() const {
   }
   return s;
 }
+
+// Ports the OS chooses: bind n sockets to 127.0.0.1:0 at once (so they differ), read them, close. Another
+// process may take one before its user binds it; start() retries once on new ports.
+std::vector<int> freePorts(int n) {
+  std::vector<int> fds, ports;
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("socket() failed");
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("bind/getsockname to 127.0.0.1:0 failed");
+    fds.push_back(fd);
+    ports.push_back(ntohs(a.sin_port));
+  }
+  for (int fd : fds) ::close(fd);
+  return ports;
+}
+
 
 }  // namespace alertbus::test

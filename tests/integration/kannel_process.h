@@ -82,6 +82,11 @@ class KannelProcess {
   std::string configPath_;
 };
 
+// n distinct free TCP ports on 127.0.0.1, chosen by the OS (bound, read, closed: nothing keeps them; a
+// httplib::Server used as a probe would keep its listening socket, and with SO_REUSEPORT the kernel would
+// then hand half the connections to it).
+std::vector<int> freePorts(int n);
+
 // UCS-2/UTF-16BE bytes to UTF-8 (for checking what the SMSC received).
 std::string ucs2ToUtf8(const std::string& bytes);
 

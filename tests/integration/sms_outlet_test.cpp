@@ -12,10 +12,13 @@
 #include <map>
 #include <set>
 
+#include "outlets/sms/callbacks.h"
 #include "tests/integration/adapter_harness.h"
+#include "tests/integration/kannel_process.h"
 
 using namespace alertbus;
 using namespace alertbus::test;
+using alertbus::sms::moUrlPath;
 namespace fs = std::filesystem;
 
 namespace {
@@ -195,5 +198,92 @@ TEST_CASE("sms: SIGKILL in the middle of a large fan-out: nobody twice, nobody f
   CHECK(sent.size() == static_cast<size_t>(n));
   CHECK(perNumber.size() == static_cast<size_t>(n));
   for (auto& [number, count] : perNumber) REQUIRE(count == 1);
+  CHECK(sms.stop() == 0);
+}
+
+TEST_CASE("sms: through real Kannel: Chinese text on the air, delivery reports, a reply becomes an ack",
+          "[sms][kannel]") {
+  TempDir dir;
+  BrokerProcess broker(dir, defaultSetup());
+  broker.start();
+  JournalTail tail(broker);
+  // The outlet's callback port must be known to Kannel's sms-service before either starts: take a free
+  // port from the OS (the outlet binds it a moment later).
+  int callbackPort = freePorts(1)[0];
+  std::string base = "http://127.0.0.1:" + std::to_string(callbackPort);
+  KannelSetup ks;
+  ks.moUrl = base + moUrlPath();
+  KannelProcess kannel(dir, ks);
+  kannel.start();
+  const int n = 12;
+  std::string config = writeConfig(
+      dir, broker,
+      "[sender]\nkind = \"kannel\"\nrate_per_s = 200\nconcurrency = 4\n[sender.kannel]\nhost = \"127.0.0.1\"\nport = " +
+          std::to_string(kannel.sendsmsPort()) + "\nusername = \"" + ks.username + "\"\npassword = \"" + ks.password +
+          "\"\nfrom = \"12379\"\nsmsc = \"fake\"\n[callbacks]\nport = " + std::to_string(callbackPort) + "\n");
+  std::ofstream(dir.file("roster.csv")) << roster(n);
+  REQUIRE(runCommand(kSms + " --config " + config + " roster import " + dir.file("roster.csv")).status == 0);
+  ChildProcess sms({kSms, "--config", config}, dir.file("sms.log"));
+  REQUIRE(waitForFile(dir.file("sms-state/callbacks.url")));
+  publishWarning(broker, "TY-KANNEL-1", schema::Colour::ORANGE);
+
+  // The fake SMSC receives the text for every duty officer, in Chinese (UCS-2; a long text as
+  // concatenated parts), with the answer code.
+  auto received = [&] {
+    std::map<std::string, std::map<int, std::string>> parts;  // number -> part index -> UCS-2 bytes
+    for (auto& m : kannel.fakeSmscMessages()) parts[m.to][m.partIndex()] = m.data;
+    return parts;
+  };
+  REQUIRE(waitFor(
+      [&] {
+        auto r = received();
+        size_t complete = 0;
+        for (auto& [number, p] : r)
+          if (!p.empty() && (p.begin()->first == 0 || static_cast<int>(p.size()) == kannel.fakeSmscMessages()[0].partCount()))
+            ++complete;
+        return complete >= static_cast<size_t>(n);
+      },
+      30000));
+  std::set<std::string> numbers;
+  std::string text;
+  for (auto& [number, p] : received()) {
+    numbers.insert(number);
+    std::string ucs2;
+    for (auto& [index, data] : p) ucs2 += data;
+    if (number == "+8613805740002" || number == "8613805740002") text = ucs2ToUtf8(ucs2);
+  }
+  INFO(text);
+  CHECK(numbers.size() == static_cast<size_t>(n));
+  CHECK(text.find("TY-KANNEL-1") != std::string::npos);
+  size_t at = text.find("回复");
+  REQUIRE(at != std::string::npos);
+  std::string code;
+  for (size_t i = at + 6; i < text.size() && isdigit(static_cast<unsigned char>(text[i])); ++i) code += text[i];
+  REQUIRE(code.size() == 4);
+
+  // Delivery reports come back to the outlet: the summary counts every SMS delivered.
+  std::string summary;
+  REQUIRE(tail.waitFor(
+      [&] {
+        for (auto& id : tail.ids())
+          if (id.rfind("sms-summary-TY-KANNEL-1-", 0) == 0) summary = tail.json(id);
+        return summary.find("\"kind\":\"sms-delivered\",\"count\":" + std::to_string(n)) != std::string::npos;
+      },
+      30000));
+
+  // A duty officer answers from the handset, in Chinese: the reply travels fakesmsc -> Kannel -> the
+  // outlet's /mo and comes back to the bus as an ack naming the person.
+  kannel.injectReply("+8613805740002", "12379", code + "收到，已到岗");
+  std::string ack;
+  REQUIRE(tail.waitFor(
+      [&] {
+        for (auto& id : tail.ids())
+          if (id.rfind("sms-ack-TY-KANNEL-1-", 0) == 0) ack = tail.json(id);
+        return !ack.empty();
+      },
+      30000));
+  INFO(ack);
+  CHECK(ack.find("\"by\":\"sms:+8613805740002/c2\"") != std::string::npos);
+  CHECK(ack.find("已到岗") != std::string::npos);
   CHECK(sms.stop() == 0);
 }
