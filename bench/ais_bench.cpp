@@ -90,7 +90,9 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const size_t target = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 1000000;
+  bool quick = argc > 1 && std::string(argv[1]) == "--quick";  // scripts/bench.sh --quick
+  if (quick) --argc, ++argv;
+  const size_t target = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : (quick ? 200000 : 1000000);
   std::mt19937 rng(42);
   std::string text;
   text.reserve(target * 60);

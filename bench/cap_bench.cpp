@@ -148,7 +148,9 @@ bool report(const char* name, const std::vector<std::string>& docs, const Figure
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int rounds = argc > 1 ? std::atoi(argv[1]) : 7;
+  bool quick = argc > 1 && std::string(argv[1]) == "--quick";  // scripts/bench.sh --quick
+  if (quick) --argc, ++argv;
+  const int rounds = argc > 1 ? std::atoi(argv[1]) : (quick ? 3 : 7);
   const int passes = argc > 2 ? std::atoi(argv[2]) : 200;
   const std::string sets = argc > 3 ? argv[3] : "all";
   const std::string dir = std::string(ALERTBUS_SOURCE_DIR) + "/tests/data/cap/";

@@ -6,7 +6,7 @@
 // key UNIQUE(alert, person) and the queue index). The template rendering is per alert, not per person,
 // and is included. Rounds interleave baseline and outlet, each on fresh files; medians and the ratio of
 // medians are printed. Targets (issue 4): under 1 s, at most 2x the baseline.
-// Usage: sms_fanout_bench [recipients (default 43000)] [rounds (default 5)] [dir (default $TMPDIR or /tmp)]
+// Usage: sms_fanout_bench [--quick] [recipients (default 43000)] [rounds (default 5; 3 with --quick)] [dir]
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -115,9 +115,15 @@ OutletTimes outletFanOut(RosterStore& roster, const std::string& file, int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bool quick = argc > 1 && std::string(argv[1]) == "--quick";  // scripts/bench.sh --quick: fewer rounds
+  if (quick) --argc, ++argv;
   int n = argc > 1 ? std::atoi(argv[1]) : 43000;
-  int rounds = argc > 2 ? std::atoi(argv[2]) : 5;
+  int rounds = argc > 2 ? std::atoi(argv[2]) : (quick ? 3 : 5);
   std::string base = argc > 3 ? argv[3] : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if (n <= 0 || rounds <= 0) {
+    fprintf(stderr, "usage: sms_fanout_bench [--quick] [recipients] [rounds] [dir]\n");
+    return 2;
+  }
   fs::path dir = fs::path(base) / ("alertbus-sms-bench-" + std::to_string(getpid()));
   fs::create_directories(dir);
 

@@ -3,7 +3,7 @@
 #   scripts/bench.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --test  # Kannel for bench_sms_kannel
 scripts/build.sh
 cmake --build build --target benchmarks -j"$(nproc)"
 for b in build/bench/bench_*; do
