@@ -1,6 +1,7 @@
 // FIRMS CSV parsing, format detection and shared helpers; see firms.h. Nothing here throws past the public
 // functions: nlohmann exceptions are caught where parsing happens, numbers are read with from_chars.
 #include "adapters/fire/firms.h"
+#include "model/decode_util.h"
 
 #include <algorithm>
 #include <charconv>
@@ -49,14 +50,6 @@ bool allDigits(std::string_view s) {
   return true;
 }
 
-int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {  // Howard Hinnant's algorithm
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 int daysIn(int y, int m) {

@@ -1,6 +1,7 @@
 // AIS decoding: line framing (prefix, tag block, checksum), fragment reassembly in a bounded table, and
 // bit-level decoding of types 1/2/3/5/18/19/24. Every path that reads a bit first checks the payload length.
 #include "adapters/maritime/ais.h"
+#include "model/decode_util.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -66,14 +67,6 @@ bool parseUnixTime(std::string_view s, int64_t* ms) {
   return true;
 }
 
-int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {  // Howard Hinnant's algorithm
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 int digitsAt(std::string_view s, size_t pos, size_t n) {
   if (pos + n > s.size()) return -1;

@@ -2,6 +2,7 @@
 // recently seen frame ids used to resolve "CANCEL <B1B2B3B4>"); positions and times are parsed from the text
 // after bad characters have been replaced by '*', so every string put into a Message is ASCII.
 #include "adapters/maritime/navtex.h"
+#include "model/decode_util.h"
 
 #include <algorithm>
 #include <cctype>
@@ -137,14 +138,6 @@ std::string upper(std::string_view s) {
 
 // ---- time ----
 
-int64_t daysFromCivil(int y, unsigned m, unsigned d) {  // H. Hinnant's algorithm
-  y -= m <= 2;
-  const int era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return static_cast<int64_t>(era) * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 void civilFromDays(int64_t z, int& y, unsigned& m, unsigned& d) {
   z += 719468;

@@ -2,8 +2,6 @@
 // piece of input becomes one InputProblem naming source, position, field, value and reason; nothing throws.
 #include "adapters/water/readings.h"
 
-#include <iconv.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -13,6 +11,7 @@
 #include <pugixml.hpp>
 
 #include "adapters/water/gauge_monitor.h"
+#include "model/decode_util.h"
 #include "model/validate.h"
 
 namespace alertbus::water {
@@ -41,33 +40,6 @@ std::string lowerAscii(std::string_view s) {
   return r;
 }
 
-bool isUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t n = s.size(), i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
-    else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
-    else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
-    else return false;
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += len;
-  }
-  return true;
-}
 
 bool parseNumber(std::string_view s, double& v) {
   s = trim(s);
@@ -77,39 +49,13 @@ bool parseNumber(std::string_view s, double& v) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-namespace {
-const iconv_t kNoIconv = reinterpret_cast<iconv_t>(-1);
-
-// GB18030 -> UTF-8 with one iconv state (not shareable between threads; one per reader). False if `in`
-// is not valid GB18030.
-bool convertGb18030(iconv_t cd, std::string_view in, std::string& out) {
-  out.clear();
-  iconv(cd, nullptr, nullptr, nullptr, nullptr);  // reset shift state
-  std::string buf(in.size() * 2 + 16, '\0');     // GB18030 -> UTF-8 grows by at most 1.5x (2 -> 3 bytes)
-  char* inp = const_cast<char*>(in.data());
-  size_t inLeft = in.size();
-  char* outp = buf.data();
-  size_t outLeft = buf.size();
-  if (iconv(cd, &inp, &inLeft, &outp, &outLeft) == static_cast<size_t>(-1)) return false;
-  if (iconv(cd, nullptr, nullptr, &outp, &outLeft) == static_cast<size_t>(-1)) return false;
-  buf.resize(buf.size() - outLeft);
-  out = std::move(buf);
-  return isUtf8(out);
-}
-}  // namespace
 
 LineReader::LineReader(std::string_view bytes, size_t maxLineBytes) : bytes_(bytes), maxLineBytes_(maxLineBytes) {
   if (bytes_.substr(0, 3) == "\xEF\xBB\xBF") bytes_.remove_prefix(3);
-  gb18030_ = !isUtf8(bytes_);
-  if (gb18030_) {
-    iconv_t cd = iconv_open("UTF-8", "GB18030");
-    if (cd != kNoIconv) iconv_ = cd;
-  }
+  gb18030_ = !isValidUtf8(bytes_);
 }
 
-LineReader::~LineReader() {
-  if (iconv_) iconv_close(static_cast<iconv_t>(iconv_));
-}
+LineReader::~LineReader() = default;
 
 bool LineReader::next(CsvLine& l) {
   while (pos_ < bytes_.size()) {
@@ -131,10 +77,7 @@ bool LineReader::next(CsvLine& l) {
       l.reason = "line longer than " + std::to_string(maxLineBytes_) + " bytes (" + std::to_string(raw.size()) + ")";
     } else if (!gb18030_) {
       l.text.assign(raw.data(), raw.size());
-    } else if (!iconv_) {
-      l.ok = false;
-      l.reason = "not valid UTF-8 and no GB18030 converter (iconv) available";
-    } else if (!convertGb18030(static_cast<iconv_t>(iconv_), raw, l.text)) {
+    } else if (size_t badAt = 0; !gb18030ToUtf8(raw, l.text, badAt) || !isValidUtf8(l.text)) {
       l.ok = false;
       l.reason = "neither valid UTF-8 nor GB18030/GBK text";
     }
@@ -195,14 +138,6 @@ constexpr std::string_view kWaterMl2Ns = "http://www.opengis.net/waterml/2.0";
 constexpr double kMetresPerFoot = 0.3048;
 constexpr double kCubicMetresPerCubicFoot = 0.028316846592;
 
-int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {  // Howard Hinnant's algorithm
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 struct Reporter {
   ReadingsResult& result;

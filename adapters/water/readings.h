@@ -108,15 +108,11 @@ class LineReader {
   size_t pos_ = 0;
   size_t number_ = 0;
   bool gb18030_ = false;
-  void* iconv_ = nullptr;  // iconv_t, opened only for GB18030 input
 };
 
 // Splits one CSV record: `sep` separated cells, "quoted" cells with "" escapes, cells trimmed of spaces
 // outside quotes. False if a quote is left open.
 bool splitCsv(std::string_view line, char sep, std::vector<std::string>& cells);
-
-// Well-formed UTF-8 (any code point, control characters allowed).
-bool isUtf8(std::string_view s);
 
 std::string_view trim(std::string_view s);
 std::string upperAscii(std::string_view s);

@@ -2,6 +2,8 @@
 // Pure: no I/O, no global state.
 #include "outlets/sms/callbacks.h"
 
+#include "model/decode_util.h"
+
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -161,39 +163,6 @@ bool utf16beToUtf8(std::string_view bytes, std::string& out) {
   return bytes.size() % 2 == 0;
 }
 
-bool isValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    int len;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (int k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return false;
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
-}
 
 std::string CallbackError::message(std::string_view source) const {
   return std::string(source) + ": " + field + ": " + (value.empty() ? "(empty)" : value) + ": " + reason;

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "model/decode_util.h"
+
 namespace alertbus::sms {
 
 // Query parameters after percent-decoding, as cpp-httplib's Request::params holds them.
@@ -29,8 +31,8 @@ bool isValidDeliveryId(std::string_view id);
 // UCS-2/UTF-16 big-endian bytes (as Kannel passes coding=2 text) to UTF-8. Surrogate pairs are joined;
 // an odd length or an unpaired surrogate makes it return false (out then holds what was decoded).
 bool utf16beToUtf8(std::string_view bytes, std::string& out);
-// True when `bytes` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
-bool isValidUtf8(std::string_view bytes);
+// Well-formed UTF-8: alertbus::isValidUtf8 (model/decode_util.h).
+using alertbus::isValidUtf8;
 
 // Where a callback went wrong, for the outlet's log and counters: "dlr: type: 3: not one of 1, 2, 4, 8, 16".
 struct CallbackError {

@@ -2,13 +2,13 @@
 // InputProblem naming source, line, field, value (clipped) and reason; nothing throws on bad input.
 #include "outlets/sms/roster.h"
 
-#include <iconv.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <unordered_map>
 
 #include "model/facts.h"
+#include "model/decode_util.h"
 #include "model/validate.h"
 
 namespace alertbus::sms {
@@ -31,34 +31,6 @@ bool isDigits(std::string_view s) {
   return !s.empty();
 }
 
-// Structural UTF-8 check (control characters allowed: they are judged per field).
-bool isUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t n = s.size(), i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
-    else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
-    else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
-    else return false;
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += len;
-  }
-  return true;
-}
 
 // Bytes that are not text in any encoding we read, shown with every non-ASCII byte as '?'.
 std::string asciiClip(std::string_view raw) {
@@ -85,37 +57,11 @@ bool hasHighByte(std::string_view s) {
   return false;
 }
 
-const iconv_t kNoIconv = reinterpret_cast<iconv_t>(-1);
-
-// One GB18030 -> UTF-8 converter for one parse (iconv state is not shareable between threads).
-class Gb18030 {
- public:
-  Gb18030() : cd_(iconv_open("UTF-8", "GB18030")) {}
-  ~Gb18030() {
-    if (cd_ != kNoIconv) iconv_close(cd_);
-  }
-  Gb18030(const Gb18030&) = delete;
-  Gb18030& operator=(const Gb18030&) = delete;
-  bool available() const { return cd_ != kNoIconv; }
-  // False if `in` is not valid GB18030.
-  bool convert(std::string_view in, std::string& out) {
-    out.clear();
-    iconv(cd_, nullptr, nullptr, nullptr, nullptr);  // reset shift state
-    std::string buf(in.size() * 2 + 16, '\0');       // 2 -> 3 and 4 -> 4 bytes: at most 1.5x
-    char* inp = const_cast<char*>(in.data());
-    size_t inLeft = in.size();
-    char* outp = buf.data();
-    size_t outLeft = buf.size();
-    if (iconv(cd_, &inp, &inLeft, &outp, &outLeft) == static_cast<size_t>(-1)) return false;
-    if (iconv(cd_, nullptr, nullptr, &outp, &outLeft) == static_cast<size_t>(-1)) return false;
-    buf.resize(buf.size() - outLeft);
-    out = std::move(buf);
-    return isUtf8(out);
-  }
-
- private:
-  iconv_t cd_;
-};
+// GB18030 -> UTF-8 for one line (model/decode_util.h); false if it is not GB18030.
+bool convertGb18030(std::string_view in, std::string& out) {
+  size_t badAt = 0;
+  return gb18030ToUtf8(in, out, badAt) && isValidUtf8(out);
+}
 
 // Splits one line into trimmed cells. Returns "" or the reason the line cannot be split.
 std::string splitCsv(std::string_view line, std::vector<std::string>& cells) {
@@ -233,7 +179,7 @@ class Parser {
     if (bytes.substr(0, 2) == "\xFF\xFE" || bytes.substr(0, 2) == "\xFE\xFF")
       return refuse(0, "encoding", "UTF-16", "UTF-16 text is not supported; save the file as UTF-8 or GB18030");
     if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
-    bool gb = !isUtf8(bytes);
+    bool gb = !isValidUtf8(bytes);
     // Not UTF-8 as a whole: GB18030 (Excel on Chinese Windows saves CSV as GBK). But if most lines with
     // non-ASCII text are valid UTF-8, the file is UTF-8 with some GBK lines pasted in (rosters merged from
     // several offices): decoding it all as GB18030 would garble the UTF-8 names without any error, so each
@@ -246,7 +192,7 @@ class Parser {
       for (size_t pos = 0, number = 0; pos < bytes.size();) {
         std::string_view raw = nextLine(bytes, pos, number);
         if (!hasHighByte(raw)) continue;
-        if (isUtf8(raw)) ++utf8Lines;
+        if (isValidUtf8(raw)) ++utf8Lines;
         else gbLines.push_back(number);
       }
       mixed = utf8Lines > gbLines.size();
@@ -262,9 +208,6 @@ class Parser {
                                              " line(s) not valid UTF-8 were read as GB18030 (lines " + which +
                                              "); check their names"});
     }
-    Gb18030 conv;
-    if (gb && !conv.available())
-      return refuse(0, "encoding", "GB18030", "not valid UTF-8 and no GB18030 converter (iconv) available");
 
     // One pass; a file over maxLines is refused at the first line over the limit (people taken so far are
     // dropped: a truncated roster must not be imported).
@@ -288,8 +231,8 @@ class Parser {
                "line longer than " + std::to_string(options_.maxLineBytes) + " bytes", {});
         continue;
       }
-      if (gb && (!mixed || !isUtf8(raw))) {
-        if (!conv.convert(raw, text)) {
+      if (gb && (!mixed || !isValidUtf8(raw))) {
+        if (!convertGb18030(raw, text)) {
           if (!haveHeader)
             return refuse(number, "encoding", asciiClip(raw), "neither valid UTF-8 nor GB18030/GBK text");
           reject(number, "encoding", asciiClip(raw), "neither valid UTF-8 nor GB18030/GBK text", {});

@@ -1,0 +1,108 @@
+// See decode_util.h.
+#include "model/decode_util.h"
+
+#include <iconv.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace alertbus {
+
+// Well-formed UTF-8 (any code point; control characters are XML's business, not the encoding's). Runs once
+// over every byte of every document, so the common cases have fast paths: ASCII 16 bytes at a time, and a
+// well-formed 3-byte sequence (all of CJK) checked with one 32-bit load and masks; the rest decodes the code
+// point and checks overlongs, surrogates and the upper limit one by one.
+bool isValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t i = 0, n = s.size();
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  while (i < n) {
+    while (i + 16 <= n) {
+      uint64_t a, b;
+      std::memcpy(&a, p + i, 8);
+      std::memcpy(&b, p + i + 8, 8);
+      if ((a | b) & kHigh) break;
+      i += 16;
+    }
+    while (i < n && p[i] < 0x80) ++i;
+    // Three-byte sequences in a row: 1110xxxx 10xxxxxx 10xxxxxx, not overlong (E0 needs a second byte
+    // >= A0) and not a surrogate (ED needs one < A0). The lead's low nibble and the second byte's 0x20 bit
+    // tell both apart: 0 is overlong, 0x0D|0x20 a surrogate.
+    while (i + 4 <= n) {
+      uint32_t w;
+      std::memcpy(&w, p + i, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      w = __builtin_bswap32(w);
+#endif
+      if ((w & 0x00C0C0F0u) != 0x008080E0u) break;
+      const uint32_t t = (w & 0x0Fu) | ((w >> 8) & 0x20u);
+      if (t == 0 || t == 0x2Du) return false;
+      i += 3;
+    }
+    if (i >= n) break;
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
+    else return false;
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+// GB18030 (superset of GBK and GB2312) -> UTF-8. False at the first undecodable byte (offset in `badAt`).
+bool gb18030ToUtf8(std::string_view in, std::string& out, size_t& badAt) {
+  iconv_t cd = iconv_open("UTF-8", "GB18030");
+  if (cd == reinterpret_cast<iconv_t>(-1)) {
+    badAt = 0;
+    return false;
+  }
+  out.assign(in.size() * 2 + 16, '\0');
+  char* src = const_cast<char*>(in.data());
+  size_t srcLeft = in.size();
+  char* dst = out.data();
+  size_t dstLeft = out.size();
+  bool ok = true;
+  while (srcLeft > 0) {
+    if (iconv(cd, &src, &srcLeft, &dst, &dstLeft) == static_cast<size_t>(-1)) {
+      if (errno == E2BIG) {
+        size_t used = out.size() - dstLeft;
+        out.resize(out.size() * 2);
+        dst = out.data() + used;
+        dstLeft = out.size() - used;
+        continue;
+      }
+      ok = false;
+      badAt = in.size() - srcLeft;
+      break;
+    }
+  }
+  out.resize(out.size() - dstLeft);
+  iconv_close(cd);
+  return ok;
+}
+
+int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {  // Howard Hinnant's algorithm
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+}  // namespace alertbus

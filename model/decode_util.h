@@ -1,0 +1,27 @@
+// Small pure decoding helpers every parser of outside input needs: UTF-8 well-formedness, GB18030 (GBK,
+// GB2312) to UTF-8, and civil dates to days since the epoch. One implementation each, shared by the CAP,
+// gauge, fire, AIS/NAVTEX and roster parsers. No I/O; iconv is glibc's converter, not a file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace alertbus {
+
+// Well-formed UTF-8: no overlong forms, surrogates or code points beyond U+10FFFF. Control characters
+// are allowed (they are a question of the format, not of the encoding; isCleanUtf8 in validate.h refuses
+// them). O(n) with fast paths for ASCII and 3-byte (CJK) runs.
+bool isValidUtf8(std::string_view s);
+
+// GB18030 (a superset of GBK and GB2312) to UTF-8 through iconv. False at the first byte that is not
+// GB18030, with its offset in `badAt` (0 also when iconv lacks the converter). Thread-safe (an iconv
+// state per call). O(n).
+bool gb18030ToUtf8(std::string_view in, std::string& out, size_t& badAt);
+
+// Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31), negative before.
+// Howard Hinnant's days_from_civil. Pure, O(1).
+int64_t daysFromCivil(int64_t y, unsigned m, unsigned d);
+
+}  // namespace alertbus
