@@ -105,4 +105,48 @@ int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {  // Howard Hinnant's 
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
+std::string_view trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n')) --e;
+  return s.substr(b, e - b);
+}
+
+std::string lowerAscii(std::string_view s) {
+  std::string r(s);
+  for (auto& c : r)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return r;
+}
+
+std::string upperAscii(std::string_view s) {
+  std::string r(s);
+  for (auto& c : r)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return r;
+}
+
+int jsonDepth(std::string_view s) {
+  int depth = 0, maxDepth = 0;
+  bool inStr = false, esc = false;
+  for (char c : s) {
+    if (inStr) {
+      if (esc)
+        esc = false;
+      else if (c == '\\')
+        esc = true;
+      else if (c == '"')
+        inStr = false;
+    } else if (c == '"') {
+      inStr = true;
+    } else if (c == '{' || c == '[') {
+      maxDepth = depth + 1 > maxDepth ? depth + 1 : maxDepth;
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return maxDepth;
+}
+
 }  // namespace alertbus

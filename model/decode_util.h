@@ -1,5 +1,5 @@
 // Small pure decoding helpers every parser of outside input needs: UTF-8 well-formedness, GB18030 (GBK,
-// GB2312) to UTF-8, and civil dates to days since the epoch. One implementation each, shared by the CAP,
+// GB2312) to UTF-8, civil dates to days since the epoch, trimming and case folding, JSON nesting depth. One implementation each, shared by the CAP,
 // gauge, fire, AIS/NAVTEX and roster parsers. No I/O; iconv is glibc's converter, not a file.
 #pragma once
 
@@ -23,5 +23,14 @@ bool gb18030ToUtf8(std::string_view in, std::string& out, size_t& badAt);
 // Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31), negative before.
 // Howard Hinnant's days_from_civil. Pure, O(1).
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d);
+
+// `s` without leading and trailing spaces, tabs, CRs and LFs.
+std::string_view trim(std::string_view s);
+// ASCII letters folded; other bytes (UTF-8 included) unchanged.
+std::string lowerAscii(std::string_view s);
+std::string upperAscii(std::string_view s);
+
+// Nesting depth ({ and [) of a JSON text outside strings: bounded work before a recursive parser sees it.
+int jsonDepth(std::string_view s);
 
 }  // namespace alertbus

@@ -2,6 +2,7 @@
 // of the input by a byte scanner (bounded depth and size) before nlohmann parses each one; nlohmann exceptions
 // are caught per record, so nothing throws past ingest().
 #include "adapters/fire/dispatch.h"
+#include "model/decode_util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -113,22 +114,6 @@ bool asCount(const json& v, uint32_t& out) {
     if (d >= 0 && d <= 1000000 && d == std::floor(d)) return out = uint32_t(d), true;
   }
   return false;
-}
-
-// Nesting depth outside strings.
-int jsonDepth(std::string_view s) {
-  int depth = 0, maxDepth = 0;
-  bool inStr = false, esc = false;
-  for (char c : s) {
-    if (inStr) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') inStr = false;
-    } else if (c == '"') inStr = true;
-    else if (c == '{' || c == '[') maxDepth = std::max(maxDepth, ++depth);
-    else if (c == '}' || c == ']') --depth;
-  }
-  return maxDepth;
 }
 
 struct Slice {

@@ -16,13 +16,6 @@
 namespace alertbus::fire {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
 std::string lower(std::string_view s) {
   std::string r(s);
   for (auto& c : r)
@@ -87,22 +80,6 @@ std::vector<std::string_view> splitCsv(std::string_view line) {
       b = i + 1;
     }
   return r;
-}
-
-// Byte-level nesting depth of a JSON text outside strings (bounded work before any recursive parsing).
-int jsonDepth(std::string_view s) {
-  int depth = 0, maxDepth = 0;
-  bool inStr = false, esc = false;
-  for (char c : s) {
-    if (inStr) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') inStr = false;
-    } else if (c == '"') inStr = true;
-    else if (c == '{' || c == '[') maxDepth = std::max(maxDepth, ++depth);
-    else if (c == '}' || c == ']') --depth;
-  }
-  return maxDepth;
 }
 
 bool looksLikeDispatch(const nlohmann::json& j) {

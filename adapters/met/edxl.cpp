@@ -1,6 +1,7 @@
 // EDXL-DE 1.0 envelope unwrapping; see edxl.h. Only the structure is read here; each CAP alert is handed to
 // parseCap by the caller, so every CAP rule applies to it unchanged.
 #include "adapters/met/edxl.h"
+#include "model/decode_util.h"
 
 #include <pugixml.hpp>
 
@@ -8,13 +9,6 @@
 
 namespace alertbus::met {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
 
 pugi::xml_node child(const pugi::xml_node& parent, std::string_view name) {
   for (auto c = parent.first_child(); c; c = c.next_sibling())

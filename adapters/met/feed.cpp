@@ -1,6 +1,7 @@
 // Atom/RSS feeds carrying CAP; see feed.h for the contract and the order of the per-entry rules. Problems
 // name the entry ("feed/entry[3]"); nothing here throws (pugixml does not, iconv is behind loadXml).
 #include "adapters/met/feed.h"
+#include "model/decode_util.h"
 
 #include <cstdio>
 #include <cstring>
@@ -15,20 +16,6 @@ namespace {
 
 constexpr std::string_view kAtomNs = "http://www.w3.org/2005/Atom";
 constexpr std::string_view kCapNsPrefix = "urn:oasis:names:tc:emergency:cap:";
-
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
-std::string lowerAscii(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r)
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-  return r;
-}
 
 bool isCapNs(std::string_view ns) {
   return ns.substr(0, kCapNsPrefix.size()) == kCapNsPrefix &&

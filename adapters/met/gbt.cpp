@@ -1,6 +1,7 @@
 // GB/T 35965-style warning XML -> CAP 1.2 rewrite -> parseCap; see gbt.h for the accepted shapes. The
 // rewrite keeps values as received except where gbt.h says otherwise (times, colours, event codes).
 #include "adapters/met/gbt.h"
+#include "model/decode_util.h"
 
 #include <algorithm>
 #include <cstring>
@@ -15,20 +16,6 @@
 
 namespace alertbus::met {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
-std::string lowerAscii(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r)
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-  return r;
-}
 
 bool allDigits(std::string_view s) {
   if (s.empty()) return false;

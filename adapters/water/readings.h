@@ -114,9 +114,6 @@ class LineReader {
 // outside quotes. False if a quote is left open.
 bool splitCsv(std::string_view line, char sep, std::vector<std::string>& cells);
 
-std::string_view trim(std::string_view s);
-std::string upperAscii(std::string_view s);
-std::string lowerAscii(std::string_view s);
 
 // A decimal number ("12.5", "-3", "1e3", "+4"); "nan"/"inf" give non-finite values. False if not a number.
 bool parseNumber(std::string_view s, double& v);

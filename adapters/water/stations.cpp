@@ -7,6 +7,7 @@
 
 #include "adapters/water/gauge_monitor.h"
 #include "adapters/water/readings.h"
+#include "model/decode_util.h"
 #include "model/validate.h"
 
 namespace alertbus::water {
