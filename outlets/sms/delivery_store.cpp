@@ -1,6 +1,6 @@
 // See delivery_store.h. Schema:
 //   alerts(key PK, ..., dirty)                 one per alert; dirty = summary to publish
-//   deliveries(id PK, alert_key, person_id, ..., UNIQUE(alert_key, person_id))   the idempotency key
+//   deliveries(id PK, alert_id = alerts.rowid, person_id, ..., UNIQUE(alert_id, person_id))   the idempotency key
 //   answers(id PK, alert_key, chain_root, delivery_id, mobile, text, received_ms)
 //   escalations(alert_key, chain_root, wave, PK(alert_key, chain_root, wave))
 #include "outlets/sms/delivery_store.h"
@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <climits>
 #include <cctype>
 #include <set>
 #include <stdexcept>
@@ -15,6 +16,8 @@
 namespace alertbus::sms {
 
 namespace {
+
+constexpr int64_t kFormat = 2;  // PRAGMA user_version of the file this code writes
 
 class Stmt {
  public:
@@ -109,7 +112,8 @@ DeliveryRow readRow(Stmt& q) {
 }
 
 constexpr const char* kRowColumns =
-    "id, alert_key, person_id, mobile, chain_root, wave, state, attempts, next_attempt_ms, queued_ms, "
+    "id, (SELECT key FROM alerts WHERE rowid = alert_id), person_id, mobile, CASE WHEN chain_root = '' THEN person_id ELSE chain_root END, wave, state,"
+    " attempts, next_attempt_ms, queued_ms, "
     "submitted_ms, accepted_ms, final_ms, detail";
 
 }  // namespace
@@ -125,28 +129,49 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
   }
   sqlite3_busy_timeout(db_, 5000);
   try {
+    checkFormat();
     exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
          "CREATE TABLE IF NOT EXISTS alerts(key TEXT PRIMARY KEY, broker_seq INTEGER, sender TEXT, message_id TEXT,"
          " msg_type TEXT, event TEXT, priority INTEGER, expires_ms INTEGER, answer_deadline_ms INTEGER,"
          " answer_code TEXT, text TEXT, max_parts INTEGER, cancelled INTEGER DEFAULT 0, created_ms INTEGER,"
          " dirty INTEGER DEFAULT 1, reminder_text TEXT DEFAULT '');"
          "CREATE INDEX IF NOT EXISTS alerts_open ON alerts(answer_deadline_ms);"
-         "CREATE TABLE IF NOT EXISTS deliveries(id INTEGER PRIMARY KEY, alert_key TEXT NOT NULL, person_id TEXT NOT NULL,"
+         "CREATE TABLE IF NOT EXISTS deliveries(id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, person_id TEXT NOT NULL,"
          " mobile TEXT NOT NULL, chain_root TEXT NOT NULL, wave INTEGER NOT NULL, state TEXT NOT NULL,"
          " priority INTEGER NOT NULL, attempts INTEGER DEFAULT 0, next_attempt_ms INTEGER DEFAULT 0,"
          " queued_ms INTEGER, submitted_ms INTEGER DEFAULT 0, accepted_ms INTEGER DEFAULT 0, final_ms INTEGER DEFAULT 0,"
-         " detail TEXT DEFAULT '', UNIQUE(alert_key, person_id));"
-         "CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries(state, priority, next_attempt_ms, id);"
+         " detail TEXT DEFAULT '', UNIQUE(alert_id, person_id));"
+         "DROP INDEX IF EXISTS deliveries_queue;"
          "CREATE TABLE IF NOT EXISTS answers(id INTEGER PRIMARY KEY, alert_key TEXT, chain_root TEXT, delivery_id INTEGER,"
          " mobile TEXT, text TEXT, received_ms INTEGER);"
          "CREATE INDEX IF NOT EXISTS answers_chain ON answers(alert_key, chain_root);"
          "CREATE TABLE IF NOT EXISTS escalations(alert_key TEXT, chain_root TEXT, wave INTEGER, created_ms INTEGER,"
-         " PRIMARY KEY(alert_key, chain_root, wave));");
+         " PRIMARY KEY(alert_key, chain_root, wave));"
+         "PRAGMA user_version = 2;");
   } catch (const std::exception& e) {
     sqlite3_close(db_);
     db_ = nullptr;
     throw std::runtime_error(path_ + ": not an alertbus SMS outlet state file: " + e.what());
   }
+  loadQueue();
+}
+
+void DeliveryStore::checkFormat() {
+  // Format 2: deliveries refer to alerts by rowid. A file of another format is refused with its name
+  // rather than misread.
+  Stmt v(db_, "PRAGMA user_version", path_);
+  int64_t version = v.row() ? v.i64(0) : 0;
+  Stmt t(db_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'deliveries'", path_);
+  bool exists = t.row() && t.i64(0) > 0;
+  if (exists && version != kFormat)
+    throw std::runtime_error("format " + std::to_string(version) + ", this alertbus-sms reads format " +
+                             std::to_string(kFormat) + ": it was written by another version of alertbus-sms; move it away once its alerts are over");
+}
+
+void DeliveryStore::loadQueue() {
+  queue_.clear();
+  Stmt q(db_, "SELECT priority, next_attempt_ms, id FROM deliveries WHERE state = 'queued'", path_);
+  while (q.row()) queue_.emplace(static_cast<int>(q.i64(0)), q.i64(1), q.i64(2));
 }
 
 DeliveryStore::~DeliveryStore() {
@@ -183,26 +208,31 @@ FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Addresse
     ins.bind(13, int64_t(a.cancelled ? 1 : 0)).bind(14, nowMs).bind(15, a.reminderText);
     ins.run();
   }
-  int64_t priority = a.priority;
-  if (r.alertExisted) {
-    Stmt p(db_, "SELECT priority FROM alerts WHERE key = ?", path_);
+  int64_t priority = a.priority, alertId = 0;
+  {
+    Stmt p(db_, "SELECT priority, rowid FROM alerts WHERE key = ?", path_);
     p.bind(1, a.key);
-    if (p.row()) priority = p.i64(0);
+    if (p.row()) priority = p.i64(0), alertId = p.i64(1);
   }
+  std::vector<std::tuple<int, int64_t, int64_t>> added;  // to the in-memory queue once committed
+  static const std::string kEmpty;
   // One prepared statement reused for every row: the 43,000-row fan-out is one transaction of inserts.
   Stmt ins(db_,
-           "INSERT OR IGNORE INTO deliveries(alert_key, person_id, mobile, chain_root, wave, state, priority,"
+           "INSERT OR IGNORE INTO deliveries(alert_id, person_id, mobile, chain_root, wave, state, priority,"
            " queued_ms, next_attempt_ms) VALUES(?,?,?,?,?,'queued',?,?,?)",
            path_);
   for (auto& rc : recipients) {
-    ins.bindStatic(1, a.key).bindStatic(2, rc.personId).bindStatic(3, rc.mobile);
-    ins.bindStatic(4, rc.chainRoot.empty() ? rc.personId : rc.chainRoot);
+    ins.bind(1, alertId).bindStatic(2, rc.personId).bindStatic(3, rc.mobile);
+    // '' = the person's own chain (wave 0): most rows, so most bytes saved; queries read it back as person_id.
+    ins.bindStatic(4, rc.chainRoot == rc.personId ? kEmpty : rc.chainRoot);
     ins.bind(5, int64_t(rc.wave)).bind(6, priority).bind(7, nowMs).bind(8, nowMs);
     ins.run();
-    if (sqlite3_changes(db_) > 0)
+    if (sqlite3_changes(db_) > 0) {
       ++r.inserted;
-    else
+      added.emplace_back(static_cast<int>(priority), nowMs, sqlite3_last_insert_rowid(db_));
+    } else {
       ++r.existing;
+    }
   }
   {
     Stmt d(db_, "UPDATE alerts SET dirty = 1 WHERE key = ?", path_);
@@ -210,6 +240,7 @@ FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Addresse
     d.run();
   }
   txn.commit();
+  queue_.insert(added.begin(), added.end());
   return r;
 }
 
@@ -271,14 +302,16 @@ std::vector<Addressee> DeliveryStore::cancel(const std::string& alertKey, int64_
     u.run();
   }
   {
-    Stmt u(db_, "UPDATE deliveries SET state = 'cancelled', final_ms = ? WHERE alert_key = ? AND state = 'queued'",
+    Stmt u(db_, "UPDATE deliveries SET state = 'cancelled', final_ms = ? WHERE alert_id = (SELECT rowid FROM alerts"
+                " WHERE key = ?) AND state = 'queued'",
            path_);
     u.bind(1, nowMs).bind(2, alertKey);
     u.run();
   }
   std::vector<Addressee> out;
   Stmt q(db_,
-         "SELECT person_id, mobile, wave, chain_root FROM deliveries WHERE alert_key = ? AND state IN"
+         "SELECT person_id, mobile, wave, chain_root FROM deliveries WHERE alert_id = (SELECT rowid FROM alerts"
+         " WHERE key = ?) AND state IN"
          " ('submitted', 'accepted', 'delivered') ORDER BY id",
          path_);
   q.bind(1, alertKey);
@@ -300,22 +333,31 @@ std::vector<DeliveryStore::Claim> DeliveryStore::claim(size_t max, int64_t nowMs
   // Settle what must not be sent any more: rows of cancelled or expired alerts still queued.
   {
     Stmt u(db_,
-           "UPDATE deliveries SET state = CASE WHEN (SELECT cancelled FROM alerts WHERE key = alert_key) = 1"
-           " THEN 'cancelled' ELSE 'expired' END, final_ms = ?1 WHERE state = 'queued' AND alert_key IN"
-           " (SELECT key FROM alerts WHERE cancelled = 1 OR (expires_ms > 0 AND expires_ms <= ?1))",
+           "UPDATE deliveries SET state = CASE WHEN (SELECT cancelled FROM alerts WHERE rowid = alert_id) = 1"
+           " THEN 'cancelled' ELSE 'expired' END, final_ms = ?1 WHERE state = 'queued' AND alert_id IN"
+           " (SELECT rowid FROM alerts WHERE cancelled = 1 OR (expires_ms > 0 AND expires_ms <= ?1))",
            path_);
     u.bind(1, nowMs);
     u.run();
   }
-  Stmt q(db_,
-         (std::string("SELECT ") + kRowColumns +
-          " FROM deliveries WHERE state = 'queued' AND next_attempt_ms <= ? ORDER BY priority, next_attempt_ms, id"
-          " LIMIT ?")
-             .c_str(),
-         path_);
-  q.bind(1, nowMs).bind(2, static_cast<int64_t>(max));
+  // Due entries, urgent first: within a priority the set is ordered by due time, so the first entry of
+  // each priority tells whether any of that priority is due.
+  Stmt q(db_, (std::string("SELECT ") + kRowColumns + " FROM deliveries WHERE id = ?").c_str(), path_);
   std::vector<DeliveryRow> rows;
-  while (q.row()) rows.push_back(readRow(q));
+  std::vector<std::tuple<int, int64_t, int64_t>> taken;
+  for (int priority : {0, 1}) {
+    auto it = queue_.lower_bound({priority, INT64_MIN, INT64_MIN});
+    while (rows.size() < max && it != queue_.end() && std::get<0>(*it) == priority && std::get<1>(*it) <= nowMs) {
+      taken.push_back(*it);
+      q.bind(1, std::get<2>(*it));
+      if (q.row()) {
+        DeliveryRow r = readRow(q);
+        if (r.state == DeliveryState::queued && r.nextAttemptMs <= nowMs) rows.push_back(std::move(r));
+      }
+      q.reset();
+      ++it;
+    }
+  }
   Stmt u(db_, "UPDATE deliveries SET state = 'submitted', attempts = attempts + 1, submitted_ms = ? WHERE id = ?",
          path_);
   Stmt t(db_, "SELECT text, max_parts, reminder_text FROM alerts WHERE key = ?", path_);
@@ -339,6 +381,7 @@ std::vector<DeliveryStore::Claim> DeliveryStore::claim(size_t max, int64_t nowMs
     out.push_back(std::move(c));
   }
   txn.commit();
+  for (auto& e : taken) queue_.erase(e);  // claimed, or no longer queued (settled, cancelled)
   return out;
 }
 
@@ -349,7 +392,9 @@ size_t DeliveryStore::recoverInFlight(int64_t nowMs, int64_t graceMs) {
          path_);
   u.bind(1, nowMs + graceMs);
   u.run();
-  return static_cast<size_t>(sqlite3_changes(db_));
+  size_t n = static_cast<size_t>(sqlite3_changes(db_));
+  loadQueue();
+  return n;
 }
 
 void DeliveryStore::markAccepted(int64_t id, const std::string& detail, int64_t nowMs) {
@@ -368,6 +413,10 @@ void DeliveryStore::markRetry(int64_t id, const std::string& detail, int64_t ret
          path_);
   u.bind(1, retryAtMs).bind(2, detail).bind(3, id);
   u.run();
+  if (sqlite3_changes(db_) == 0) return;
+  Stmt p(db_, "SELECT priority FROM deliveries WHERE id = ?", path_);
+  p.bind(1, id);
+  if (p.row()) queue_.emplace(static_cast<int>(p.i64(0)), retryAtMs, id);
 }
 
 void DeliveryStore::markFinal(int64_t id, DeliveryState s, const std::string& detail, int64_t nowMs) {
@@ -379,7 +428,7 @@ void DeliveryStore::markFinal(int64_t id, DeliveryState s, const std::string& de
          path_);
   u.bind(1, std::string(stateName(s))).bind(2, nowMs).bind(3, detail).bind(4, id);
   u.run();
-  Stmt d(db_, "UPDATE alerts SET dirty = 1 WHERE key = (SELECT alert_key FROM deliveries WHERE id = ?)", path_);
+  Stmt d(db_, "UPDATE alerts SET dirty = 1 WHERE rowid = (SELECT alert_id FROM deliveries WHERE id = ?)", path_);
   d.bind(1, id);
   d.run();
   txn.commit();
@@ -408,10 +457,11 @@ DeliveryStore::AnswerMatch DeliveryStore::recordAnswer(const std::vector<std::st
   Txn txn(db_);
   AnswerMatch m;
   // Open alerts sent to these persons (any wave), newest first; answers are accepted for a day after the
-  // deadline (late answers still count). Few alerts are open: each probes UNIQUE(alert_key, person_id).
+  // deadline (late answers still count). Few alerts are open: each probes UNIQUE(alert_id, person_id).
   Stmt q(db_,
-         "SELECT d.id, d.alert_key, d.person_id, d.chain_root, a.answer_code FROM alerts a JOIN deliveries d"
-         " ON d.alert_key = a.key AND d.person_id = ? WHERE a.answer_code != '' AND a.cancelled = 0"
+         "SELECT d.id, a.key, d.person_id, CASE WHEN d.chain_root = '' THEN d.person_id ELSE d.chain_root END,"
+         " a.answer_code FROM alerts a JOIN deliveries d"
+         " ON d.alert_id = a.rowid AND d.person_id = ? WHERE a.answer_code != '' AND a.cancelled = 0"
          " AND d.state IN ('submitted', 'accepted', 'delivered') AND a.answer_deadline_ms >= ? ORDER BY d.id DESC",
          path_);
   struct Candidate {
@@ -471,12 +521,12 @@ std::vector<DeliveryStore::Overdue> DeliveryStore::overdue(int64_t nowMs, int64_
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Overdue> out;
   Stmt q(db_,
-         "SELECT d.alert_key, d.chain_root, a.answer_deadline_ms,"
-         " (SELECT COALESCE(MAX(e.wave), 0) FROM escalations e WHERE e.alert_key = d.alert_key AND"
-         "  e.chain_root = d.chain_root) AS cur"
-         " FROM deliveries d JOIN alerts a ON a.key = d.alert_key"
+         "SELECT a.key, d.person_id, a.answer_deadline_ms,"
+         " (SELECT COALESCE(MAX(e.wave), 0) FROM escalations e WHERE e.alert_key = a.key AND"
+         "  e.chain_root = d.person_id) AS cur"
+         " FROM deliveries d JOIN alerts a ON a.rowid = d.alert_id"
          " WHERE d.wave = 0 AND a.cancelled = 0 AND a.answer_deadline_ms > 0 AND a.answer_deadline_ms <= ?1"
-         " AND NOT EXISTS (SELECT 1 FROM answers x WHERE x.alert_key = d.alert_key AND x.chain_root = d.chain_root)",
+         " AND NOT EXISTS (SELECT 1 FROM answers x WHERE x.alert_key = a.key AND x.chain_root = d.person_id)",
          path_);
   q.bind(1, nowMs);
   while (q.row() && out.size() < max) {
@@ -502,7 +552,9 @@ AlertSummary DeliveryStore::summary(const std::string& alertKey) {
   std::lock_guard<std::mutex> lock(mu_);
   AlertSummary s;
   s.key = alertKey;
-  Stmt q(db_, "SELECT state, COUNT(*) FROM deliveries WHERE alert_key = ? GROUP BY state", path_);
+  Stmt q(db_, "SELECT state, COUNT(*) FROM deliveries WHERE alert_id = (SELECT rowid FROM alerts WHERE key = ?)"
+              " GROUP BY state",
+         path_);
   q.bind(1, alertKey);
   while (q.row()) {
     size_t n = static_cast<size_t>(q.i64(1));
@@ -517,15 +569,17 @@ AlertSummary DeliveryStore::summary(const std::string& alertKey) {
       case DeliveryState::cancelled: s.cancelled = n; break;
     }
   }
-  Stmt e(db_, "SELECT COUNT(*) FROM deliveries WHERE alert_key = ? AND wave > 0", path_);
+  Stmt e(db_, "SELECT COUNT(*) FROM deliveries WHERE alert_id = (SELECT rowid FROM alerts WHERE key = ?) AND wave > 0",
+         path_);
   e.bind(1, alertKey);
   if (e.row()) s.escalated = static_cast<size_t>(e.i64(0));
   Stmt a(db_, "SELECT COUNT(DISTINCT chain_root) FROM answers WHERE alert_key = ?", path_);
   a.bind(1, alertKey);
   if (a.row()) s.answered = static_cast<size_t>(a.i64(0));
   Stmt u(db_,
-         "SELECT person_id FROM deliveries d WHERE alert_key = ?1 AND wave = 0 AND NOT EXISTS (SELECT 1 FROM answers x"
-         " WHERE x.alert_key = ?1 AND x.chain_root = d.chain_root) ORDER BY person_id LIMIT 200",
+         "SELECT person_id FROM deliveries d WHERE alert_id = (SELECT rowid FROM alerts WHERE key = ?1) AND wave = 0"
+         " AND NOT EXISTS (SELECT 1 FROM answers x"
+         " WHERE x.alert_key = ?1 AND x.chain_root = d.person_id) ORDER BY person_id LIMIT 200",
          path_);
   u.bind(1, alertKey);
   while (u.row()) s.unanswered.push_back(u.text(0));

@@ -4,6 +4,7 @@
 #include "outlets/sms/delivery_store.h"
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <cstdio>
@@ -220,4 +221,17 @@ TEST_CASE("sms store: rows in flight at a crash wait for reports before they are
   REQUIRE(again.size() == 1);                             // only the one the gateway never reported
   CHECK(again[0].row.id == b);
   CHECK(s.delivery(a)->state == DeliveryState::delivered);
+}
+
+TEST_CASE("sms store: a state file of another format is refused with its name", "[sms-store]") {
+  Tmp t;
+  {
+    DeliveryStore s(t.file());
+    s.fanOut(alertRow("F1"), people(1), kNow);
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(t.file().c_str(), &db) == SQLITE_OK);
+  sqlite3_exec(db, "PRAGMA user_version = 1", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  CHECK_THROWS_WITH(DeliveryStore(t.file()), Catch::Contains(t.file()) && Catch::Contains("format 1"));
 }
