@@ -287,3 +287,71 @@ TEST_CASE("sms: through real Kannel: Chinese text on the air, delivery reports, 
   CHECK(ack.find("已到岗") != std::string::npos);
   CHECK(sms.stop() == 0);
 }
+
+TEST_CASE("sms: a cancel withdraws what has not gone out and reaches those the alert reached", "[sms]") {
+  TempDir dir;
+  BrokerProcess broker(dir, defaultSetup());
+  broker.start();
+  const int n = 40;
+  std::string config = writeConfig(dir, broker, "[sender]\nrate_per_s = 10\nconcurrency = 1\n");
+  std::ofstream(dir.file("roster.csv")) << roster(n);
+  REQUIRE(runCommand(kSms + " --config " + config + " roster import " + dir.file("roster.csv")).status == 0);
+  ChildProcess sms({kSms, "--config", config}, dir.file("sms.log"));
+  REQUIRE(waitForFile(dir.file("sms-state/callbacks.url")));
+  std::string spoolDir = dir.file("sms-state/spool");
+  publishWarning(broker, "TY-CXL-1", schema::Colour::YELLOW);
+  REQUIRE(waitFor([&] { return spool(spoolDir).size() >= 3; }, 15000));
+  {
+    Client met(broker.clientOptions("met"));
+    capnp::MallocMessageBuilder b;
+    auto m = b.initRoot<schema::Message>();
+    m.setId("TY-CXL-2");
+    m.setSentMs(nowMs());
+    m.setStatus(schema::Status::ACTUAL);
+    m.setMsgType(schema::MsgType::CANCEL);
+    auto ref = m.initReferences(1)[0];
+    ref.setSender("met");
+    ref.setId("TY-CXL-1");
+    auto info = m.getPayload().initWarning(1)[0];
+    info.setEventCode("typhoon");
+    info.setHeadline("解除台风预警");
+    met.publish(b);
+    REQUIRE(waitFor([&] { return met.pending() == 0; }, 10000, &met));
+  }
+  // Everyone the alert reached gets the cancel; nobody else gets anything more.
+  std::map<std::string, int> perNumber;
+  REQUIRE(waitFor(
+      [&] {
+        perNumber.clear();
+        for (auto& [id, v] : spool(spoolDir)) ++perNumber[v.first];
+        size_t twice = 0;
+        for (auto& [number, count] : perNumber) twice += count == 2;
+        return twice == perNumber.size();  // alert + cancel for each one reached
+      },
+      20000));
+  waitFor([] { return false; }, 1500);  // would anything more go out?
+  perNumber.clear();
+  for (auto& [id, v] : spool(spoolDir)) ++perNumber[v.first];
+  INFO("persons reached: " << perNumber.size());
+  CHECK(perNumber.size() < static_cast<size_t>(n));  // the cancel came before the end of the fan-out
+  for (auto& [number, count] : perNumber) CHECK(count == 2);
+  CHECK(sms.stop() == 0);
+  CHECK(sms.log().find("cancelled by met/TY-CXL-2") != std::string::npos);
+}
+
+TEST_CASE("sms: a target naming an unknown group is logged and the rest is delivered", "[sms]") {
+  TempDir dir;
+  BrokerSetup setup = defaultSetup();
+  setup.rulesToml = "[[rule]]\nname = \"w\"\nkind = [\"warning\"]\nto = [\"sms:duty\", \"sms:no-such-group\"]\n";
+  BrokerProcess broker(dir, setup);
+  broker.start();
+  std::string config = writeConfig(dir, broker, "");
+  std::ofstream(dir.file("roster.csv")) << roster(3);
+  REQUIRE(runCommand(kSms + " --config " + config + " roster import " + dir.file("roster.csv")).status == 0);
+  ChildProcess sms({kSms, "--config", config}, dir.file("sms.log"));
+  REQUIRE(waitForFile(dir.file("sms-state/callbacks.url")));
+  publishWarning(broker, "TY-UNK-1", schema::Colour::YELLOW);
+  REQUIRE(waitFor([&] { return spool(dir.file("sms-state/spool")).size() == 3; }, 15000));
+  CHECK(sms.stop() == 0);
+  CHECK(sms.log().find("target sms:no-such-group: unknown group 'no-such-group'") != std::string::npos);
+}
