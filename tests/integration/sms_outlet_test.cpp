@@ -355,3 +355,42 @@ TEST_CASE("sms: a target naming an unknown group is logged and the rest is deliv
   CHECK(sms.stop() == 0);
   CHECK(sms.log().find("target sms:no-such-group: unknown group 'no-such-group'") != std::string::npos);
 }
+
+TEST_CASE("sms: through Kannel to an SMPP centre: undeliverable and rejected numbers are counted failed",
+          "[sms][kannel]") {
+  TempDir dir;
+  BrokerProcess broker(dir, defaultSetup());
+  broker.start();
+  JournalTail tail(broker);
+  int callbackPort = freePorts(1)[0];
+  KannelSetup ks;
+  ks.fakeSmsc = false;
+  ks.smppSmsc = true;
+  ks.smppRules = {{"+8613805740001", "undeliverable"}, {"+8613805740002", "rejected"}};
+  KannelProcess kannel(dir, ks);
+  kannel.start();
+  const int n = 5;
+  std::string config = writeConfig(
+      dir, broker,
+      "[sender]\nkind = \"kannel\"\nrate_per_s = 200\nconcurrency = 2\n[sender.kannel]\nport = " +
+          std::to_string(kannel.sendsmsPort()) + "\nusername = \"" + ks.username + "\"\npassword = \"" + ks.password +
+          "\"\nfrom = \"12379\"\nsmsc = \"smpp\"\n[callbacks]\nport = " + std::to_string(callbackPort) + "\n");
+  std::ofstream(dir.file("roster.csv")) << roster(n);
+  REQUIRE(runCommand(kSms + " --config " + config + " roster import " + dir.file("roster.csv")).status == 0);
+  ChildProcess sms({kSms, "--config", config}, dir.file("sms.log"));
+  REQUIRE(waitForFile(dir.file("sms-state/callbacks.url")));
+  publishWarning(broker, "TY-SMPP-1", schema::Colour::YELLOW);
+  std::string summary;
+  bool done = tail.waitFor(
+      [&] {
+        for (auto& id : tail.ids())
+          if (id.rfind("sms-summary-TY-SMPP-1-", 0) == 0) summary = tail.json(id);
+        return summary.find("\"kind\":\"sms-delivered\",\"count\":3") != std::string::npos &&
+               summary.find("\"kind\":\"sms-failed\",\"count\":2") != std::string::npos;
+      },
+      30000);
+  INFO(summary);
+  INFO(sms.log());
+  CHECK(done);
+  CHECK(sms.stop() == 0);
+}
