@@ -3,7 +3,9 @@
 
 #include <iconv.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 namespace alertbus {
@@ -103,6 +105,26 @@ int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {  // Howard Hinnant's 
   const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void civilFromDays(int64_t z, int& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int>(static_cast<int64_t>(yoe) + era * 400 + (m <= 2));
+}
+
+double greatCircleKm(double lat1, double lon1, double lat2, double lon2) {
+  constexpr double kR = 6371.0088, kRad = M_PI / 180.0;
+  double dLat = (lat2 - lat1) * kRad, dLon = (lon2 - lon1) * kRad;
+  double a = std::sin(dLat / 2) * std::sin(dLat / 2) +
+             std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dLon / 2) * std::sin(dLon / 2);
+  return 2 * kR * std::asin(std::min(1.0, std::sqrt(a)));
 }
 
 std::string_view trim(std::string_view s) {

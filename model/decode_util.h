@@ -1,5 +1,6 @@
 // Small pure decoding helpers every parser of outside input needs: UTF-8 well-formedness, GB18030 (GBK,
-// GB2312) to UTF-8, civil dates to days since the epoch, trimming and case folding, JSON nesting depth. One implementation each, shared by the CAP,
+// GB2312) to UTF-8, civil dates to days since the epoch, trimming and case folding, JSON nesting depth,
+// great-circle distance. One implementation each, shared by the CAP,
 // gauge, fire, AIS/NAVTEX and roster parsers. No I/O; iconv is glibc's converter, not a file.
 #pragma once
 
@@ -23,6 +24,13 @@ bool gb18030ToUtf8(std::string_view in, std::string& out, size_t& badAt);
 // Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31), negative before.
 // Howard Hinnant's days_from_civil. Pure, O(1).
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d);
+
+// The proleptic Gregorian date of day `z` since 1970-01-01 (Howard Hinnant's civil_from_days). O(1).
+void civilFromDays(int64_t z, int& y, unsigned& m, unsigned& d);
+
+// Great-circle distance in km between two WGS 84 points (degrees), on the mean Earth radius 6371.0088 km
+// (haversine). Accurate to about 0.5 % (the Earth is not a sphere): fine for alert areas and ships.
+double greatCircleKm(double lat1, double lon1, double lat2, double lon2);
 
 // `s` without leading and trailing spaces, tabs, CRs and LFs.
 std::string_view trim(std::string_view s);

@@ -157,14 +157,6 @@ std::string formatIsoUtc(int64_t ms) {
   return buf;
 }
 
-double distanceKm(double lat1, double lon1, double lat2, double lon2) {
-  constexpr double kR = 6371.0088, kRad = M_PI / 180;
-  double dlat = (lat2 - lat1) * kRad, dlon = (lon2 - lon1) * kRad;
-  double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
-             std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dlon / 2) * std::sin(dlon / 2);
-  return 2 * kR * std::asin(std::min(1.0, std::sqrt(a)));
-}
-
 FormatGuess detectFireFormat(std::string_view input, const FireOptions& options) {
   FormatGuess g;
   std::string_view s = trim(stripBom(input));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "adapters/common/output.h"
+#include "model/decode_util.h"
 
 namespace alertbus::fire {
 
@@ -117,7 +118,9 @@ FirmsResult parseFirmsCsv(std::string_view csv, std::string_view source, int64_t
 bool parseIsoTime(std::string_view text, int64_t& ms);
 // "2022-08-31T00:03:00Z".
 std::string formatIsoUtc(int64_t ms);
-// Great-circle distance (haversine, mean Earth radius 6371.0088 km), km.
-double distanceKm(double lat1, double lon1, double lat2, double lon2);
+// Great-circle distance, km (model/decode_util.h).
+inline double distanceKm(double lat1, double lon1, double lat2, double lon2) {
+  return greatCircleKm(lat1, lon1, lat2, lon2);
+}
 
 }  // namespace alertbus::fire

@@ -1,5 +1,6 @@
 // Vessel registry: see vessel_registry.h. Invariant: bySeen_ holds exactly one (lastSeenMs, mmsi) per vessel.
 #include "adapters/maritime/vessel_registry.h"
+#include "model/decode_util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -25,14 +26,6 @@ double impliedKnots(double lat1, double lon1, int64_t ms1, double lat2, double l
 }
 
 }  // namespace
-
-double haversineM(double lat1, double lon1, double lat2, double lon2) {
-  constexpr double kR = 6371008.8, kRad = M_PI / 180.0;
-  double dLat = (lat2 - lat1) * kRad, dLon = (lon2 - lon1) * kRad;
-  double a = std::sin(dLat / 2) * std::sin(dLat / 2) +
-             std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dLon / 2) * std::sin(dLon / 2);
-  return 2 * kR * std::asin(std::min(1.0, std::sqrt(a)));
-}
 
 VesselRegistry::VesselRegistry(VesselRegistryOptions options) : options_(options) {
   if (options_.maxVessels == 0) options_.maxVessels = 1;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "adapters/maritime/ais.h"
+#include "model/decode_util.h"
 
 namespace alertbus::maritime {
 
@@ -100,6 +101,8 @@ class VesselRegistry {
 };
 
 // Great-circle distance in metres (haversine, mean Earth radius 6371.0088 km).
-double haversineM(double lat1, double lon1, double lat2, double lon2);
+inline double haversineM(double lat1, double lon1, double lat2, double lon2) {
+  return greatCircleKm(lat1, lon1, lat2, lon2) * 1000.0;  // model/decode_util.h
+}
 
 }  // namespace alertbus::maritime

@@ -2,6 +2,7 @@
 // times, so a restart with restored state re-issues exactly the same ids for the same readings.
 // Warning content choices are documented at GaugeMonitor::process in gauge_monitor.h.
 #include "adapters/water/gauge_monitor.h"
+#include "model/decode_util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,18 +20,6 @@ using adapter::InputProblem;
 using schema::Message;
 
 constexpr double kMsPerHour = 3600.0 * 1000.0;
-
-void civilFromDays(int64_t z, int& y, unsigned& m, unsigned& d) {  // Howard Hinnant's algorithm
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y = static_cast<int>(static_cast<int64_t>(yoe) + era * 400 + (m <= 2));
-}
 
 struct Civil {
   int y;

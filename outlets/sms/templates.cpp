@@ -1,6 +1,7 @@
 // See templates.h. Loading validates everything once; rendering extracts bounded values from the message,
 // selects a template and fills it. Nothing here throws for message content.
 #include "outlets/sms/templates.h"
+#include "model/decode_util.h"
 
 #include <algorithm>
 #include <cassert>
@@ -292,20 +293,6 @@ void appendAfterSeam(std::string& out, std::string_view chunk) {
 
 // ---------------------------------------------------------------------------------------------------
 // Time.
-
-// Days since 1970-01-01 -> civil date (H. Hinnant's algorithm).
-void civilFromDays(int64_t z, int& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y = static_cast<int>(yy + (m <= 2));
-}
 
 // "+HH:MM" / "-HH:MM", at most 14:00 -> minutes.
 bool parseUtcOffset(std::string_view s, int& minutes) {
