@@ -115,10 +115,11 @@ std::unique_ptr<capnp::MallocMessageBuilder> ackMessage(const std::string& alert
 
 std::unique_ptr<capnp::MallocMessageBuilder> summaryMessage(const std::string& alertSender, const std::string& alertId,
                                                             const std::string& event, const SummaryCounts& c,
-                                                            uint64_t version, int64_t nowMs) {
+                                                            uint64_t version, const std::string& runTag,
+                                                            int64_t nowMs) {
   auto b = std::make_unique<capnp::MallocMessageBuilder>();
   auto m = b->initRoot<schema::Message>();
-  std::string suffix = "-" + std::to_string(version);
+  std::string suffix = "-" + idSafe(runTag, 16) + "-" + std::to_string(version);
   m.setId("sms-summary-" + idSafe(alertId, 200 - 12 - suffix.size()) + suffix);
   m.setSentMs(nowMs);
   m.setStatus(schema::Status::ACTUAL);

@@ -46,7 +46,9 @@ std::unique_ptr<capnp::MallocMessageBuilder> ackMessage(const std::string& alert
 
 // A delivery and answer summary as a situation report referencing the alert: resources counts
 // (sms-recipients, sms-delivered, sms-failed, sms-pending, sms-answered, sms-unanswered, sms-escalated),
-// narrative in Chinese naming up to 20 who have not answered. id "sms-summary-<alert id>-<version>".
+// narrative in Chinese naming up to 20 who have not answered. id "sms-summary-<alert id>-<runTag>-<version>":
+// `runTag` (e.g. the outlet's start time) keeps a restarted outlet, whose versions start again at 1, from
+// reusing an id the broker already has (it would answer "duplicate" and drop the newer summary).
 struct SummaryCounts {
   size_t recipients = 0, delivered = 0, failed = 0, pending = 0, answered = 0, escalated = 0, expired = 0,
          cancelled = 0;
@@ -55,7 +57,8 @@ struct SummaryCounts {
 };
 std::unique_ptr<capnp::MallocMessageBuilder> summaryMessage(const std::string& alertSender, const std::string& alertId,
                                                             const std::string& event, const SummaryCounts& c,
-                                                            uint64_t version, int64_t nowMs);
+                                                            uint64_t version, const std::string& runTag,
+                                                            int64_t nowMs);
 
 // Makes any text usable inside a message id: whitespace, ',', '<', '&' and control bytes become '_'.
 std::string idSafe(const std::string& s, size_t maxBytes);

@@ -513,6 +513,7 @@ DeliveryStore::AnswerMatch DeliveryStore::recordAnswer(const std::vector<std::st
   ins.bind(1, hit ? hit->alertKey : std::string()).bind(2, hit ? hit->chainRoot : std::string());
   ins.bind(3, hit ? hit->id : int64_t(0)).bind(4, mobile).bind(5, text).bind(6, nowMs);
   ins.run();
+  m.answerId = sqlite3_last_insert_rowid(db_);
   txn.commit();
   return m;
 }

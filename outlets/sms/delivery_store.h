@@ -124,6 +124,7 @@ class DeliveryStore {
     bool matched = false;
     std::string alertKey, personId, reason;  // reason: why unmatched ("unknown number", "no open alert", ...)
     int64_t deliveryId = 0;
+    int64_t answerId = 0;                     // the stored answer's row id (unique, durable: names its ack)
     bool first = false;                       // the first answer in this person's chain for this alert
   };
   AnswerMatch recordAnswer(const std::vector<std::string>& personIds, const std::string& mobile,

@@ -548,7 +548,7 @@ class Outlet {
       auto a = store_->alert(e.match.alertKey);
       if (!a) continue;
       auto msg = ackMessage(a->sender, a->messageId, 0, e.match.personId, e.mobile, a->answerCode, e.text,
-                            e.receivedMs, ++ackSeq_ + e.receivedMs % 1000000 * 1000);
+                            e.receivedMs, e.match.answerId);
       client_->publish(*msg);
       log_.info("sms", a->key + ": answered by " + e.match.personId + " (" + e.mobile + ")" +
                            (e.match.first ? "" : ", again"));
@@ -597,7 +597,7 @@ class Outlet {
           c.unansweredNames.push_back((p ? p->name : std::string("?")) + "(" + pid + ")");
         }
       uint64_t version = ++summaryVersions_[key];
-      auto msg = summaryMessage(a->sender, a->messageId, a->event, c, version + (now / 1000) * 1000, now);
+      auto msg = summaryMessage(a->sender, a->messageId, a->event, c, version, runTag_, now);
       client_->publish(*msg);
     }
   }
@@ -623,7 +623,16 @@ class Outlet {
   std::mutex eventsMu_;
   std::deque<AnswerEvent> answers_;
   Counters counters_;
-  uint64_t ackSeq_ = 0;
+  // Base-36 start time: summary ids of this run never repeat an earlier run's (answers.h).
+  std::string runTag_ = [] {
+    uint64_t t = static_cast<uint64_t>(wallMs() / 1000);
+    std::string id;
+    do {
+      id.insert(id.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[t % 36]);
+      t /= 36;
+    } while (t);
+    return id;
+  }();
   std::map<std::string, uint64_t> summaryVersions_;
 };
 

@@ -66,10 +66,12 @@ TEST_CASE("sms answers: ack and summary messages pass validation", "[sms-answers
   c.answered = 1;
   c.unanswered = 2;
   c.unansweredNames = {"张三(p2)", "李四(p3)"};
-  auto s = summaryMessage("met", "W1", "typhoon", c, 2, kNow);
+  auto s = summaryMessage("met", "W1", "typhoon", c, 2, "tpa0s9", kNow);
   auto sm = s->getRoot<schema::Message>().asReader();
   CHECK(!validateMessage(sm, kNow));
   CHECK(sm.getMsgType() == schema::MsgType::UPDATE);
+  CHECK(std::string(sm.getId().cStr()) == "sms-summary-W1-tpa0s9-2");
+  CHECK(sm.getPayload().getSitrep().getReportNumber() == 2);
   std::string narrative = sm.getPayload().getSitrep().getNarrative();
   CHECK(narrative.find("未回复：张三(p2)、李四(p3)") != std::string::npos);
   CHECK(messageToJson(sm).find("\"kind\":\"sms-answered\",\"count\":1") != std::string::npos);
