@@ -17,7 +17,7 @@ namespace alertbus::sms {
 
 namespace {
 
-constexpr int64_t kFormat = 2;  // PRAGMA user_version of the file this code writes
+constexpr int64_t kFormat = 3;  // PRAGMA user_version of the file this code writes
 
 class Stmt {
  public:
@@ -143,11 +143,12 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
          " detail TEXT DEFAULT '', UNIQUE(alert_id, person_id));"
          "DROP INDEX IF EXISTS deliveries_queue;"
          "CREATE TABLE IF NOT EXISTS answers(id INTEGER PRIMARY KEY, alert_key TEXT, chain_root TEXT, delivery_id INTEGER,"
+         " published INTEGER DEFAULT 0, person_id TEXT DEFAULT '',"
          " mobile TEXT, text TEXT, received_ms INTEGER);"
          "CREATE INDEX IF NOT EXISTS answers_chain ON answers(alert_key, chain_root);"
          "CREATE TABLE IF NOT EXISTS escalations(alert_key TEXT, chain_root TEXT, wave INTEGER, created_ms INTEGER,"
          " PRIMARY KEY(alert_key, chain_root, wave));"
-         "PRAGMA user_version = 2;");
+         "PRAGMA user_version = 3;");
   } catch (const std::exception& e) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -157,7 +158,7 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
 }
 
 void DeliveryStore::checkFormat() {
-  // Format 2: deliveries refer to alerts by rowid. A file of another format is refused with its name
+  // Format 3: deliveries refer to alerts by rowid; answers remember whether their ack was published. A file of another format is refused with its name
   // rather than misread.
   Stmt v(db_, "PRAGMA user_version", path_);
   int64_t version = v.row() ? v.i64(0) : 0;
@@ -508,14 +509,41 @@ DeliveryStore::AnswerMatch DeliveryStore::recordAnswer(const std::vector<std::st
     d.bind(1, hit->alertKey);
     d.run();
   }
-  Stmt ins(db_, "INSERT INTO answers(alert_key, chain_root, delivery_id, mobile, text, received_ms) VALUES(?,?,?,?,?,?)",
+  // Unmatched replies are kept for the record but never published (published = 1 from the start).
+  Stmt ins(db_,
+           "INSERT INTO answers(alert_key, chain_root, delivery_id, mobile, text, received_ms, person_id, published)"
+           " VALUES(?,?,?,?,?,?,?,?)",
            path_);
   ins.bind(1, hit ? hit->alertKey : std::string()).bind(2, hit ? hit->chainRoot : std::string());
   ins.bind(3, hit ? hit->id : int64_t(0)).bind(4, mobile).bind(5, text).bind(6, nowMs);
+  ins.bind(7, hit ? hit->personId : std::string()).bind(8, int64_t(hit ? 0 : 1));
   ins.run();
   m.answerId = sqlite3_last_insert_rowid(db_);
   txn.commit();
   return m;
+}
+
+std::vector<DeliveryStore::PendingAnswer> DeliveryStore::unpublishedAnswers(size_t max) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<PendingAnswer> out;
+  Stmt q(db_,
+         "SELECT id, alert_key, person_id, mobile, text, received_ms FROM answers WHERE published = 0 ORDER BY id"
+         " LIMIT ?",
+         path_);
+  q.bind(1, static_cast<int64_t>(max));
+  while (q.row()) out.push_back({q.i64(0), q.text(1), q.text(2), q.text(3), q.text(4), q.i64(5)});
+  return out;
+}
+
+void DeliveryStore::markAnswersPublished(const std::vector<int64_t>& answerIds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Txn txn(db_);
+  Stmt u(db_, "UPDATE answers SET published = 1 WHERE id = ?", path_);
+  for (int64_t id : answerIds) {
+    u.bind(1, id);
+    u.run();
+  }
+  txn.commit();
 }
 
 std::vector<DeliveryStore::Overdue> DeliveryStore::overdue(int64_t nowMs, int64_t waveMs, int maxWave, size_t max) {

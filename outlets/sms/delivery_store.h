@@ -130,6 +130,16 @@ class DeliveryStore {
   AnswerMatch recordAnswer(const std::vector<std::string>& personIds, const std::string& mobile,
                            const std::string& text, int64_t nowMs);
 
+  // Matched answers not yet handed to the broker as acks, oldest first (at most max). An answer stays
+  // here until markAnswersPublished(): a crash between the reply and its ack loses nothing.
+  struct PendingAnswer {
+    int64_t answerId = 0;
+    std::string alertKey, personId, mobile, text;
+    int64_t receivedMs = 0;
+  };
+  std::vector<PendingAnswer> unpublishedAnswers(size_t max);
+  void markAnswersPublished(const std::vector<int64_t>& answerIds);
+
   // Escalation (叫应 not answered): a chain is a direct recipient (wave 0) plus the deputy (wave 1) and
   // superior (wave 2) it escalates to. A chain is due for its next wave when its alert expects answers,
   // is not cancelled, nobody in the chain has answered, and answerDeadline + wave x waveMs has passed

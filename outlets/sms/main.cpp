@@ -177,14 +177,6 @@ void readConfig(TomlReader& r, const toml::table& root, Config& c) {
     r.err(root.get("sender"), "sender.kannel.username is required when sender.kind = \"kannel\"");
 }
 
-// What the HTTP threads hand to the main thread: answers to publish as acks.
-struct AnswerEvent {
-  DeliveryStore::AnswerMatch match;
-  std::string mobile, text;
-  int64_t receivedMs = 0;
-  int64_t rowHint = 0;
-};
-
 // Counters for the log and status lines; bad input is counted, never fatal.
 struct Counters {
   std::atomic<uint64_t> submitted{0}, accepted{0}, retried{0}, failed{0}, delivered{0}, reports{0},
@@ -531,28 +523,31 @@ class Outlet {
       log_.warn("sms", "reply from " + in.from + " not matched (" + match.reason + "): " + clip(in.text));
       return;
     }
-    std::lock_guard<std::mutex> lock(eventsMu_);
-    if (answers_.size() < 100000) answers_.push_back({match, mobile, in.text, now, 0});
+    log_.info("sms", match.alertKey + ": answered by " + match.personId + " (" + mobile + ")" +
+                         (match.first ? "" : ", again"));
+    // The main thread publishes it (drainAnswers): the answer is stored, so a crash loses no ack.
   }
 
   static std::string clip(const std::string& s) { return s.size() > 120 ? s.substr(0, 120) + "..." : s; }
 
-  // Answers become ack messages on the bus (main thread: the Client is not thread-safe).
+  // Stored answers become ack messages on the bus (main thread: the Client is not thread-safe). They are
+  // marked published once the acks are in the durable outbox, so a crash in between republishes (the
+  // broker answers "duplicate": the ack id is the answer's row id).
   void drainAnswers() {
-    std::deque<AnswerEvent> batch;
-    {
-      std::lock_guard<std::mutex> lock(eventsMu_);
-      batch.swap(answers_);
+    auto pending = store_->unpublishedAnswers(500);
+    if (pending.empty()) return;
+    std::vector<int64_t> done;
+    for (auto& p : pending) {
+      auto a = store_->alert(p.alertKey);
+      if (a) {
+        auto msg = ackMessage(a->sender, a->messageId, 0, p.personId, p.mobile, a->answerCode, p.text, p.receivedMs,
+                              p.answerId);
+        client_->publish(*msg);
+      }
+      done.push_back(p.answerId);
     }
-    for (auto& e : batch) {
-      auto a = store_->alert(e.match.alertKey);
-      if (!a) continue;
-      auto msg = ackMessage(a->sender, a->messageId, 0, e.match.personId, e.mobile, a->answerCode, e.text,
-                            e.receivedMs, e.match.answerId);
-      client_->publish(*msg);
-      log_.info("sms", a->key + ": answered by " + e.match.personId + " (" + e.mobile + ")" +
-                           (e.match.first ? "" : ", again"));
-    }
+    client_->flush();
+    store_->markAnswersPublished(done);
   }
 
   // Chains without an answer past their deadline: the deputy (wave 1), then the superior (wave 2).
@@ -620,8 +615,6 @@ class Outlet {
   int listenSocket_ = -1;
   std::mutex partsMu_;
   std::map<int64_t, PartReports> parts_;
-  std::mutex eventsMu_;
-  std::deque<AnswerEvent> answers_;
   Counters counters_;
   // Base-36 start time: summary ids of this run never repeat an earlier run's (answers.h).
   std::string runTag_ = [] {

@@ -235,3 +235,23 @@ TEST_CASE("sms store: a state file of another format is refused with its name", 
   sqlite3_close(db);
   CHECK_THROWS_WITH(DeliveryStore(t.file()), Catch::Contains(t.file()) && Catch::Contains("format 1"));
 }
+
+TEST_CASE("sms store: matched answers stay pending until their acks are published, also across reopen",
+          "[sms-store]") {
+  Tmp t;
+  {
+    DeliveryStore s(t.file());
+    s.fanOut(alertRow("P1", 0, kNow + 600000, "7391"), people(2), kNow);
+    for (auto& c : s.claim(10, kNow)) s.markAccepted(c.row.id, "ok", kNow);
+    CHECK(s.recordAnswer({"p0"}, "+8613800000000", "7391", kNow + 1).matched);
+    CHECK_FALSE(s.recordAnswer({}, "+8613999999999", "7391", kNow + 2).matched);  // kept, never published
+  }
+  DeliveryStore s(t.file());  // a crash before the ack went out
+  auto pending = s.unpublishedAnswers(10);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].alertKey == "met/P1");
+  CHECK(pending[0].personId == "p0");
+  CHECK(pending[0].text == "7391");
+  s.markAnswersPublished({pending[0].answerId});
+  CHECK(s.unpublishedAnswers(10).empty());
+}
