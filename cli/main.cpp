@@ -210,12 +210,25 @@ int cmdStatus(const ConnectFlags& cf, bool json) {
     printf("  %-12s %-8s %-28s %11.1f s ago %10s\n", cl["agency"].get<std::string>().c_str(),
            cl["role"].get<std::string>().c_str(), cl["client"].get<std::string>().substr(0, 28).c_str(),
            cl["lastHeardAgoMs"].get<int64_t>() / 1000.0, cl["subscribed"].get<std::string>().c_str());
-  std::cout << "\nagencies (last heard):\n";
+  std::cout << "\nagencies (last heard; an adapter's inputs as its last heartbeat reported them):\n";
   int64_t now = nowMs();
   for (auto& a : j["agencies"]) {
     std::string heard = a["lastHeardMs"].is_null() ? "never" : std::to_string((now - a["lastHeardMs"].get<int64_t>()) / 1000) + " s ago";
-    printf("  %-12s %-8s %s\n", a["agency"].get<std::string>().c_str(), a["role"].get<std::string>().c_str(),
-           heard.c_str());
+    bool connected = a.value("connected", false);
+    printf("  %-12s %-8s %-12s %s\n", a["agency"].get<std::string>().c_str(), a["role"].get<std::string>().c_str(),
+           heard.c_str(), connected ? "connected" : "not connected");
+    if (!a.contains("feeds")) continue;
+    for (auto& f : a["feeds"]) {
+      // "down" and "stale" are not "no alerts": say why, and since when the input was last read.
+      std::string lastOk = f.value("lastOkMs", int64_t(0)) == 0
+                               ? "never read"
+                               : "last read " + std::to_string((now - f.value("lastOkMs", int64_t(0))) / 1000) + " s ago";
+      std::string detail = f.value("detail", std::string());
+      printf("      %-5s %-40s %s, %llu accepted, %llu rejected%s%s\n", f.value("state", std::string("?")).c_str(),
+             f.value("name", std::string()).c_str(), lastOk.c_str(),
+             (unsigned long long)f.value("accepted", uint64_t(0)), (unsigned long long)f.value("rejected", uint64_t(0)),
+             detail.empty() ? "" : ": ", detail.c_str());
+    }
   }
   std::cout << "\noutlets:\n";
   printf("  %-12s %10s %10s %9s %10s %12s\n", "outlet", "cursor", "backlog", "in flight", "delivered", "subscribed");

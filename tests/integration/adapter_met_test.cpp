@@ -102,6 +102,12 @@ TEST_CASE("met: watched directory publishes once, moves files to done/ or failed
 
   // The broker knows the adapter's watched directory is up.
   CHECK(feedState(tail.status(), "met", "watch:" + inbox) == "up: ");
+  // And an operator sees it in `alertbus status`.
+  auto st = runCommand(std::string(ALERTBUS_CLI_BIN) + " status --endpoint " + broker.endpoint() + " --server-key " +
+                       dir.file("broker.pub") + " --key " + broker.keyFileOf("admin"));
+  INFO(st.out);
+  CHECK(st.status == 0);
+  CHECK(st.out.find("up    watch:" + inbox) != std::string::npos);
   CHECK(met.stop() == 0);
 }
 
