@@ -101,7 +101,7 @@ OutletTimes outletFanOut(RosterStore& roster, const std::string& file, int n) {
   a.text = "宁波市气象台发布台风红色预警信号。请立即到岗，落实防台措施。回复" + a.answerCode + "确认收到。";
   std::vector<Addressee> to;
   to.reserve(r.recipients.size());
-  for (auto& p : r.recipients) to.push_back({p.personId, p.name, p.mobile, 0, ""});
+  for (auto& p : r.recipients) to.push_back({p.personId, p.name, p.mobile, 0, "", ""});
   auto t2 = Clock::now();
   FanOutResult fo = store.fanOut(a, to, 1785200000000LL);
   auto t3 = Clock::now();

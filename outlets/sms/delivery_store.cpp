@@ -17,7 +17,7 @@ namespace alertbus::sms {
 
 namespace {
 
-constexpr int64_t kFormat = 3;  // PRAGMA user_version of the file this code writes
+constexpr int64_t kFormat = 4;  // PRAGMA user_version of the file this code writes
 
 class Stmt {
  public:
@@ -140,7 +140,7 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
          " mobile TEXT NOT NULL, chain_root TEXT NOT NULL, wave INTEGER NOT NULL, state TEXT NOT NULL,"
          " priority INTEGER NOT NULL, attempts INTEGER DEFAULT 0, next_attempt_ms INTEGER DEFAULT 0,"
          " queued_ms INTEGER, submitted_ms INTEGER DEFAULT 0, accepted_ms INTEGER DEFAULT 0, final_ms INTEGER DEFAULT 0,"
-         " detail TEXT DEFAULT '', UNIQUE(alert_id, person_id));"
+         " detail TEXT DEFAULT '', lang TEXT DEFAULT '', UNIQUE(alert_id, person_id));"
          "DROP INDEX IF EXISTS deliveries_queue;"
          "CREATE TABLE IF NOT EXISTS answers(id INTEGER PRIMARY KEY, alert_key TEXT, chain_root TEXT, delivery_id INTEGER,"
          " published INTEGER DEFAULT 0, person_id TEXT DEFAULT '',"
@@ -148,7 +148,9 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
          "CREATE INDEX IF NOT EXISTS answers_chain ON answers(alert_key, chain_root);"
          "CREATE TABLE IF NOT EXISTS escalations(alert_key TEXT, chain_root TEXT, wave INTEGER, created_ms INTEGER,"
          " PRIMARY KEY(alert_key, chain_root, wave));"
-         "PRAGMA user_version = 3;");
+         "CREATE TABLE IF NOT EXISTS alert_texts(alert_id INTEGER, lang TEXT, text TEXT, reminder TEXT,"
+         " PRIMARY KEY(alert_id, lang));"
+         "PRAGMA user_version = 4;");
   } catch (const std::exception& e) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -158,7 +160,8 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
 }
 
 void DeliveryStore::checkFormat() {
-  // Format 3: deliveries refer to alerts by rowid; answers remember whether their ack was published. A file of another format is refused with its name
+  // Format 4: deliveries refer to alerts by rowid, carry a language; answers remember whether their ack was
+  // published; alert_texts holds the texts in other languages. A file of another format is refused with its name
   // rather than misread.
   Stmt v(db_, "PRAGMA user_version", path_);
   int64_t version = v.row() ? v.i64(0) : 0;
@@ -208,6 +211,12 @@ FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Addresse
     ins.bind(9, a.answerDeadlineMs).bind(10, a.answerCode).bind(11, a.text).bind(12, int64_t(a.maxParts));
     ins.bind(13, int64_t(a.cancelled ? 1 : 0)).bind(14, nowMs).bind(15, a.reminderText);
     ins.run();
+    int64_t id = sqlite3_last_insert_rowid(db_);
+    Stmt tx(db_, "INSERT OR REPLACE INTO alert_texts(alert_id, lang, text, reminder) VALUES(?,?,?,?)", path_);
+    for (auto& [lang, t] : a.texts) {
+      tx.bind(1, id).bind(2, lang).bind(3, t.first).bind(4, t.second);
+      tx.run();
+    }
   }
   int64_t priority = a.priority, alertId = 0;
   {
@@ -220,13 +229,13 @@ FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Addresse
   // One prepared statement reused for every row: the 43,000-row fan-out is one transaction of inserts.
   Stmt ins(db_,
            "INSERT OR IGNORE INTO deliveries(alert_id, person_id, mobile, chain_root, wave, state, priority,"
-           " queued_ms, next_attempt_ms) VALUES(?,?,?,?,?,'queued',?,?,?)",
+           " queued_ms, next_attempt_ms, lang) VALUES(?,?,?,?,?,'queued',?,?,?,?)",
            path_);
   for (auto& rc : recipients) {
     ins.bind(1, alertId).bindStatic(2, rc.personId).bindStatic(3, rc.mobile);
     // '' = the person's own chain (wave 0): most rows, so most bytes saved; queries read it back as person_id.
     ins.bindStatic(4, rc.chainRoot == rc.personId ? kEmpty : rc.chainRoot);
-    ins.bind(5, int64_t(rc.wave)).bind(6, priority).bind(7, nowMs).bind(8, nowMs);
+    ins.bind(5, int64_t(rc.wave)).bind(6, priority).bind(7, nowMs).bind(8, nowMs).bindStatic(9, rc.language);
     ins.run();
     if (sqlite3_changes(db_) > 0) {
       ++r.inserted;
@@ -362,6 +371,10 @@ std::vector<DeliveryStore::Claim> DeliveryStore::claim(size_t max, int64_t nowMs
   Stmt u(db_, "UPDATE deliveries SET state = 'submitted', attempts = attempts + 1, submitted_ms = ? WHERE id = ?",
          path_);
   Stmt t(db_, "SELECT text, max_parts, reminder_text FROM alerts WHERE key = ?", path_);
+  Stmt lt(db_,
+          "SELECT x.text, x.reminder FROM alert_texts x JOIN deliveries d ON d.alert_id = x.alert_id AND d.lang = x.lang"
+          " WHERE d.id = ?",
+          path_);
   for (auto& r : rows) {
     u.bind(1, nowMs).bind(2, r.id);
     u.run();
@@ -379,6 +392,12 @@ std::vector<DeliveryStore::Claim> DeliveryStore::claim(size_t max, int64_t nowMs
       if (r.wave > 0 && !reminder.empty()) c.text = reminder;
     }
     t.reset();
+    lt.bind(1, r.id);
+    if (lt.row()) {  // the recipient's language, when the alert has a text in it
+      std::string text = lt.text(0), reminder = lt.text(1);
+      c.text = r.wave > 0 && !reminder.empty() ? reminder : text;
+    }
+    lt.reset();
     out.push_back(std::move(c));
   }
   txn.commit();

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -35,6 +36,8 @@ struct AlertRow {
   std::string answerCode;       // digits the recipient replies with, unique among open alerts
   std::string text;             // the rendered SMS text (zh-CN by default)
   std::string reminderText;     // the text escalation waves (deputy, superior) get; "" = `text`
+  // Texts for recipients with another language (roster `language`): tag -> {text, reminderText}.
+  std::map<std::string, std::pair<std::string, std::string>> texts;
   int maxParts = 4;
   bool cancelled = false;
   int64_t createdMs = 0;
@@ -45,6 +48,7 @@ struct Addressee {
   std::string personId, name, mobile;
   int wave = 0;                 // 0 = addressed directly, 1 = deputy, 2 = superior (escalation)
   std::string chainRoot;        // the person whose non-answer started the chain ("" = self)
+  std::string language;         // "" = the alert's default text; else a key of AlertRow::texts
 };
 
 struct DeliveryRow {

@@ -364,8 +364,23 @@ class Outlet {
       a.text = rr.text;
       if (!a.answerCode.empty()) {
         ctx.reminder = true;  // what deputies and superiors get when the addressee does not answer
-        RenderResult rem = render(templates_, m, ctx);
-        a.reminderText = rem.text;
+        a.reminderText = render(templates_, m, ctx).text;
+        ctx.reminder = false;
+      }
+      // The same in every other language a recipient reads.
+      std::set<std::string> languages;
+      for (auto& p : to)
+        if (!p.language.empty()) languages.insert(p.language);
+      for (auto& lang : languages) {
+        RenderContext lc = ctx;
+        lc.language = lang;
+        std::string text = render(templates_, m, lc).text;
+        std::string reminder;
+        if (!a.answerCode.empty()) {
+          lc.reminder = true;
+          reminder = render(templates_, m, lc).text;
+        }
+        a.texts[lang] = {text, reminder};
       }
       FanOutResult fo = store_->fanOut(a, to, now);
       log_.info("sms", a.key + " (" + a.msgType + ", seq " + std::to_string(d.seq) + "): " +
@@ -393,8 +408,15 @@ class Outlet {
         continue;
       }
       for (auto& p : r.recipients)
-        if (seen.insert(p.personId).second) out.push_back({p.personId, p.name, p.mobile, 0, ""});
+        if (seen.insert(p.personId).second) out.push_back({p.personId, p.name, p.mobile, 0, "", ""});
     }
+    // Persons with a language of their own (few: most get the templates' default).
+    auto languages = roster_->languages();
+    if (!languages.empty())
+      for (auto& a : out) {
+        auto it = languages.find(a.personId);
+        if (it != languages.end() && it->second != templates_.settings.defaultLanguage) a.language = it->second;
+      }
     return out;
   }
 
@@ -408,6 +430,11 @@ class Outlet {
       for (auto& p : store_->cancel(key, now))
         if (seen.insert(p.personId).second) out.push_back(p);
       log_.info("sms", key + ": cancelled by " + sender + "/" + std::string(m.getId().cStr()));
+    }
+    auto languages = roster_->languages();
+    for (auto& p : out) {
+      auto it = languages.find(p.personId);
+      if (it != languages.end() && it->second != templates_.settings.defaultLanguage) p.language = it->second;
     }
     return out;
   }
@@ -558,7 +585,9 @@ class Outlet {
       const std::optional<Recipient>& next = o.nextWave == 1 ? e.deputy : e.superior;
       auto a = store_->alert(o.alertKey);
       if (next && a) {
-        store_->fanOut(*a, {{next->personId, next->name, next->mobile, o.nextWave, o.chainRoot}}, now);
+        auto person = roster_->person(next->personId);
+        std::string lang = person && person->language != templates_.settings.defaultLanguage ? person->language : "";
+        store_->fanOut(*a, {{next->personId, next->name, next->mobile, o.nextWave, o.chainRoot, lang}}, now);
         log_.info("sms", o.alertKey + ": " + o.chainRoot + " has not answered: wave " + std::to_string(o.nextWave) +
                              " to " + next->personId);
         wake_.notify_all();
@@ -761,7 +790,7 @@ int main(int argc, char** argv) {
   roster->require_subcommand(1);
   std::string importFile;
   bool replace = false;
-  auto* imp = roster->add_subcommand("import", "import or update persons from CSV (id,name,mobile,roles,admin_code,groups,deputy,superior)");
+  auto* imp = roster->add_subcommand("import", "import or update persons from CSV (id,name,mobile,roles,admin_code,groups,deputy,superior,language)");
   imp->add_option("file", importFile, "CSV file")->required();
   imp->add_flag("--replace", replace, "the file is the whole roster: persons not in it are removed");
   ListFilter filter;

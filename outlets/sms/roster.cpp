@@ -4,6 +4,7 @@
 
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <unordered_map>
 
@@ -55,6 +56,21 @@ bool hasHighByte(std::string_view s) {
   for (char c : s)
     if (static_cast<unsigned char>(c) >= 0x80) return true;
   return false;
+}
+
+// BCP 47-like tag: 2-3 letters, then "-" groups of 1-8 letters or digits; at most 35 bytes.
+bool isLanguageTag(std::string_view t) {
+  if (t.size() > 35) return false;
+  size_t i = 0, n = 0;
+  while (i < t.size() && std::isalpha(static_cast<unsigned char>(t[i]))) ++i, ++n;
+  if (n < 2 || n > 3) return false;
+  while (i < t.size()) {
+    if (t[i++] != '-') return false;
+    size_t k = 0;
+    while (i < t.size() && std::isalnum(static_cast<unsigned char>(t[i]))) ++i, ++k;
+    if (k < 1 || k > 8) return false;
+  }
+  return true;
 }
 
 // GB18030 -> UTF-8 for one line (model/decode_util.h); false if it is not GB18030.
@@ -115,7 +131,7 @@ struct ColumnDef {
 constexpr ColumnDef kColumns[] = {
     {"id", kColId, true},          {"name", kColName, true},    {"mobile", kColMobile, true},
     {"roles", kColRoles, false},   {"admin_code", kColAdminCode, false}, {"groups", kColGroups, false},
-    {"deputy", kColDeputy, false}, {"superior", kColSuperior, false},
+    {"deputy", kColDeputy, false}, {"superior", kColSuperior, false}, {"language", kColLanguage, false},
 };
 constexpr size_t kColumnCount = sizeof(kColumns) / sizeof(kColumns[0]);
 
@@ -295,7 +311,7 @@ class Parser {
     };
     if (!unknown.empty())
       reason = "unknown column" + std::string(unknown.size() > 1 ? "s " : " ") + join(unknown) +
-               " (known: id, name, mobile, roles, admin_code, groups, deputy, superior)";
+               " (known: id, name, mobile, roles, admin_code, groups, deputy, superior, language)";
     if (!repeated.empty()) reason += (reason.empty() ? "" : "; ") + ("repeated column " + join(repeated));
     std::vector<std::string> missing;
     for (size_t k = 0; k < kColumnCount; ++k)
@@ -362,6 +378,10 @@ class Parser {
         return reject(line, field, clipValue(ref), "a person id is [A-Za-z0-9_.-]{1,64}", id);
       (k == 6 ? p.deputy : p.superior) = ref;
     }
+    const std::string& language = cell(cells, 8);
+    if (!language.empty() && !isLanguageTag(language))
+      return reject(line, "language", clipValue(language), "a language tag is like zh-CN or en (letters, '-')", id);
+    p.language = language;
     auto firstId = ids_.find(p.id);
     if (firstId != ids_.end())
       return reject(line, "id", clipValue(id), "duplicate id (first on line " + std::to_string(firstId->second) + ")",
@@ -380,7 +400,8 @@ class Parser {
   std::string_view source_;
   const RosterOptions& options_;
   RosterParse& r_;
-  size_t index_[kColumnCount] = {SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
+  size_t index_[kColumnCount] = {SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX,
+                                 SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
   size_t width_ = 0;
   size_t unlisted_ = 0;
   std::unordered_map<std::string, size_t> ids_;                                   // id -> line

@@ -23,6 +23,7 @@ struct Person {
   std::vector<std::string> groups;  // group names [a-z0-9-]{1,64}, e.g. "flood-duty-officers"
   std::string deputy;               // person id or "": tried when this person cannot be reached
   std::string superior;             // person id or "": escalated to when this person does not answer
+  std::string language;             // language tag for the templates ("en", "zh-CN"); "" = the default
   size_t line = 0;                  // line in the CSV it came from (0 when read back from a store)
 };
 
@@ -36,6 +37,7 @@ enum RosterColumn : unsigned {
   kColGroups = 1u << 5,
   kColDeputy = 1u << 6,
   kColSuperior = 1u << 7,
+  kColLanguage = 1u << 8,
 };
 
 constexpr size_t kMaxNameBytes = 128;      // a Chinese name is 6-12 bytes; leaves room for "张三（值班）"
@@ -73,7 +75,7 @@ struct RosterParse {
 //
 // Format: the first non-blank line is the header naming the columns, in any order, case-insensitive:
 //   id, name, mobile     required
-//   roles, admin_code, groups, deputy, superior     optional (absent = empty for every person; an "update"
+//   roles, admin_code, groups, deputy, superior, language     optional (absent = empty for every person; an "update"
 //                        import keeps the stored value of a column the file does not have)
 // A column not in this list, a repeated column or a missing required column refuses the file (one
 // problem naming them). Encoding: UTF-8 with or without BOM; input that is not valid UTF-8 is read as

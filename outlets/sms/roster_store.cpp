@@ -86,7 +86,8 @@ std::vector<std::string> splitList(const std::string& s) {
 // Upper bound of the admin12 range of a prefix: digits sort before ':'.
 std::string prefixEnd(const std::string& prefix) { return prefix + ":"; }
 
-constexpr const char* kPersonColumns = "id, name, mobile, admin_code, roles_list, groups_list, deputy, superior";
+constexpr const char* kPersonColumns =
+    "id, name, mobile, admin_code, roles_list, groups_list, deputy, superior, language";
 
 Person personFrom(const Stmt& q) {
   Person p;
@@ -98,16 +99,17 @@ Person personFrom(const Stmt& q) {
   p.groups = splitList(q.text(5));
   p.deputy = q.text(6);
   p.superior = q.text(7);
+  p.language = q.text(8);
   return p;
 }
 
 }  // namespace
 
 struct RosterStore::Row {
-  std::string name, mobile, adminCode, roles, groups, deputy, superior;
+  std::string name, mobile, adminCode, roles, groups, deputy, superior, language;
   bool operator==(const Row& o) const {
     return name == o.name && mobile == o.mobile && adminCode == o.adminCode && roles == o.roles &&
-           groups == o.groups && deputy == o.deputy && superior == o.superior;
+           groups == o.groups && deputy == o.deputy && superior == o.superior && language == o.language;
   }
 };
 
@@ -124,7 +126,7 @@ RosterStore::RosterStore(const std::string& path) : path_(path.empty() ? ":memor
       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384;"
       "CREATE TABLE IF NOT EXISTS roster_person(id TEXT PRIMARY KEY, name TEXT NOT NULL, mobile TEXT NOT NULL,"
       " admin_code TEXT NOT NULL, admin12 TEXT NOT NULL, roles_list TEXT NOT NULL, groups_list TEXT NOT NULL,"
-      " deputy TEXT NOT NULL, superior TEXT NOT NULL) WITHOUT ROWID;"
+      " deputy TEXT NOT NULL, superior TEXT NOT NULL, language TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
       "CREATE INDEX IF NOT EXISTS roster_person_mobile ON roster_person(mobile);"
       "CREATE INDEX IF NOT EXISTS roster_person_admin ON roster_person(admin12, name, mobile);"
       "CREATE TABLE IF NOT EXISTS roster_role(role TEXT NOT NULL, admin12 TEXT NOT NULL, person_id TEXT NOT NULL,"
@@ -138,6 +140,10 @@ RosterStore::RosterStore(const std::string& path) : path_(path.empty() ? ":memor
     msg = err ? err : "?";
     sqlite3_free(err);
   } else {
+    // Rosters written before the language column get it (empty: the templates' default language). The
+    // error when the column exists already is expected and ignored.
+    sqlite3_exec(db_, "ALTER TABLE roster_person ADD COLUMN language TEXT NOT NULL DEFAULT ''", nullptr, nullptr,
+                 nullptr);
     // A table of that name from something else would lack our columns.
     sqlite3_stmt* probe = nullptr;
     std::string sql = std::string("SELECT ") + kPersonColumns + ", admin12 FROM roster_person LIMIT 0";
@@ -180,10 +186,10 @@ bool RosterStore::import(const RosterParse& parse, ImportMode mode, const Import
     if (replace)
       exec("CREATE TEMP TABLE IF NOT EXISTS roster_incoming(id TEXT PRIMARY KEY) WITHOUT ROWID;"
            "DELETE FROM temp.roster_incoming;");
-    Stmt get(db_, "SELECT name, mobile, admin_code, roles_list, groups_list, deputy, superior FROM roster_person "
-                  "WHERE id = ?", path_);
+    Stmt get(db_, "SELECT name, mobile, admin_code, roles_list, groups_list, deputy, superior, language "
+                  "FROM roster_person WHERE id = ?", path_);
     Stmt put(db_, "INSERT OR REPLACE INTO roster_person(id, name, mobile, admin_code, admin12, roles_list, "
-                  "groups_list, deputy, superior) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)", path_);
+                  "groups_list, deputy, superior, language) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", path_);
     Stmt dropRoles(db_, "DELETE FROM roster_role WHERE person_id = ?", path_);
     Stmt dropGroups(db_, "DELETE FROM roster_group WHERE person_id = ?", path_);
     Stmt addRole(db_, "INSERT OR IGNORE INTO roster_role(role, admin12, person_id, name, mobile) "
@@ -194,11 +200,13 @@ bool RosterStore::import(const RosterParse& parse, ImportMode mode, const Import
 
     size_t done = 0;
     for (const Person& p : parse.people) {
-      Row next{p.name, p.mobile, p.adminCode, joinList(p.roles), joinList(p.groups), p.deputy, p.superior};
+      Row next{p.name, p.mobile, p.adminCode, joinList(p.roles), joinList(p.groups), p.deputy, p.superior,
+               p.language};
       std::optional<Row> old;
       get.bind(1, p.id);
       if (get.step())
-        old = Row{get.text(0), get.text(1), get.text(2), get.text(3), get.text(4), get.text(5), get.text(6)};
+        old = Row{get.text(0), get.text(1), get.text(2), get.text(3), get.text(4), get.text(5), get.text(6),
+                  get.text(7)};
       get.reset();
       if (old && mode == ImportMode::update) {  // columns the file lacks keep their stored values
         if (!parse.hasColumn(kColRoles)) next.roles = old->roles;
@@ -206,13 +214,15 @@ bool RosterStore::import(const RosterParse& parse, ImportMode mode, const Import
         if (!parse.hasColumn(kColGroups)) next.groups = old->groups;
         if (!parse.hasColumn(kColDeputy)) next.deputy = old->deputy;
         if (!parse.hasColumn(kColSuperior)) next.superior = old->superior;
+        if (!parse.hasColumn(kColLanguage)) next.language = old->language;
       }
       if (old && *old == next) {
         ++report.unchanged;
       } else {
         std::string admin12 = paddedAdminCode(next.adminCode);
         put.bind(1, p.id).bind(2, next.name).bind(3, next.mobile).bind(4, next.adminCode).bind(5, admin12);
-        put.bind(6, next.roles).bind(7, next.groups).bind(8, next.deputy).bind(9, next.superior).run();
+        put.bind(6, next.roles).bind(7, next.groups).bind(8, next.deputy).bind(9, next.superior);
+        put.bind(10, next.language).run();
         if (old) {
           dropRoles.bind(1, p.id).run();
           dropGroups.bind(1, p.id).run();
@@ -439,6 +449,13 @@ Escalation RosterStore::chain(std::string_view personId) {
   if (sqlite3_column_type(q.s, 2) != SQLITE_NULL) e.deputy = Recipient{q.text(2), q.text(3), q.text(4)};
   if (sqlite3_column_type(q.s, 5) != SQLITE_NULL) e.superior = Recipient{q.text(5), q.text(6), q.text(7)};
   return e;
+}
+
+std::map<std::string, std::string> RosterStore::languages() {
+  std::map<std::string, std::string> out;
+  Stmt q(db_, "SELECT id, language FROM roster_person WHERE language <> ''", path_);
+  while (q.step()) out.emplace(q.text(0), q.text(1));
+  return out;
 }
 
 std::vector<NameCount> RosterStore::groups() {

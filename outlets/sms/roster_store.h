@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -113,6 +114,8 @@ class RosterStore {
 
   std::optional<Person> person(std::string_view personId);
   std::vector<NameCount> groups();  // every group with its member count, by name
+  // person id -> language, for persons with a language set (most have none: the templates' default).
+  std::map<std::string, std::string> languages();
   std::vector<NameCount> roles();   // every role with its holder count, by name
   size_t size();                    // persons
 

@@ -31,14 +31,16 @@ int64_t nowMs() {
       .count();
 }
 
-// A roster: `n` duty officers in group "duty" (c0..), each with deputy d<i> (not in the group).
+// A roster: `n` duty officers in group "duty" (c0..), each with deputy d<i> (not in the group); c3 reads
+// English.
 std::string roster(int n) {
-  std::string csv = "id,name,mobile,roles,admin_code,groups,deputy,superior\n";
+  std::string csv = "id,name,mobile,roles,admin_code,groups,deputy,superior,language\n";
   char line[256];
   for (int i = 0; i < n; ++i) {
-    snprintf(line, sizeof line, "c%d,值班员%d,1380574%04d,duty-officer,330212,duty,d%d,\n", i, i, i, i);
+    snprintf(line, sizeof line, "c%d,值班员%d,1380574%04d,duty-officer,330212,duty,d%d,,%s\n", i, i, i, i,
+             i == 3 ? "en" : "");
     csv += line;
-    snprintf(line, sizeof line, "d%d,副职%d,1390574%04d,deputy,330212,deputies,,\n", i, i, i);
+    snprintf(line, sizeof line, "d%d,副职%d,1390574%04d,deputy,330212,deputies,,,\n", i, i, i);
     csv += line;
   }
   return csv;
@@ -93,7 +95,7 @@ TEST_CASE("sms: a warning reaches every duty officer once, answers come back, si
   std::string config = writeConfig(dir, broker,
                                    "[answers]\nwave_minutes = 0.02\nmax_wave = 1\n"
                                    "deadline_minutes = { orange = 0.03 }\n");
-  std::ofstream(dir.file("roster.csv")) << roster(5) << "x1,坏号码,12345,duty-officer,330212,duty,,\n";
+  std::ofstream(dir.file("roster.csv")) << roster(5) << "x1,坏号码,12345,duty-officer,330212,duty,,,\n";
   auto imp = runCommand(kSms + " --config " + config + " roster import " + dir.file("roster.csv"));
   INFO(imp.out);
   CHECK(imp.status == 3);  // imported, with one line refused
@@ -114,9 +116,13 @@ TEST_CASE("sms: a warning reaches every duty officer once, answers come back, si
   }
   CHECK(to.size() == 5);
   CHECK(to.count("+8613805740003") == 1);
+  for (auto& [id, v] : sent)  // c3 reads English (roster language "en"): the English template
+    if (v.first == "+8613805740003") CHECK(v.second.find("Reply") != std::string::npos);
   INFO(text);
   CHECK(text.find("回复") != std::string::npos);  // the answer instruction with its code
   std::string code;
+  for (auto& [id, v] : sent)
+    if (v.first == "+8613805740000") text = v.second;
   for (size_t i = text.find("回复") + 6; i < text.size() && isdigit(static_cast<unsigned char>(text[i])); ++i)
     code += text[i];
   REQUIRE(code.size() == 4);

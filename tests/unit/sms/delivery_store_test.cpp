@@ -255,3 +255,18 @@ TEST_CASE("sms store: matched answers stay pending until their acks are publishe
   s.markAnswersPublished({pending[0].answerId});
   CHECK(s.unpublishedAnswers(10).empty());
 }
+
+TEST_CASE("sms store: a recipient with another language gets the alert's text in it", "[sms-store]") {
+  DeliveryStore s("");
+  AlertRow a = alertRow("L1");
+  a.texts["en"] = {"Typhoon warning L1. Reply 1234.", "REMINDER: typhoon warning L1."};
+  std::vector<Addressee> to = {{"p0", "张三", "+8613800000000", 0, "", ""},
+                               {"p1", "John", "+8613800000001", 0, "", "en"},
+                               {"p2", "Taro", "+8613800000002", 0, "", "ja"}};  // no Japanese text: default
+  s.fanOut(a, to, kNow);
+  std::map<std::string, std::string> texts;
+  for (auto& c : s.claim(10, kNow)) texts[c.row.personId] = c.text;
+  CHECK(texts["p0"] == a.text);
+  CHECK(texts["p1"] == "Typhoon warning L1. Reply 1234.");
+  CHECK(texts["p2"] == a.text);
+}
