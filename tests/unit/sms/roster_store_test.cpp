@@ -421,3 +421,14 @@ TEST_CASE("roster store: 43000 persons import and resolve in milliseconds", "[sm
               "*@330212 (5375) %.2f ms; village-flood-monitor@330200 (43000) %.1f ms; byMobile %.3f ms; check() %.0f ms\n",
               ms(t4, t5), ms(t6, t7), ms(t7, t8), ms(t8, t9), ms(t10, t11), ms(t11, t12));
 }
+
+TEST_CASE("roster store: languages are stored and kept by an update without the column", "[sms][roster-store]") {
+  RosterStore store("");
+  ImportReport rep;
+  REQUIRE(store.import(parseOk("id,name,mobile,groups,language\na1,张三,13805740001,duty,\na2,John,13805740002,duty,en\n"),
+                       ImportMode::replace, nullptr, rep));
+  CHECK(store.languages() == std::map<std::string, std::string>{{"a2", "en"}});
+  REQUIRE(store.import(parseOk("id,name,mobile\na2,John Smith,13805740002\n"), ImportMode::update, nullptr, rep));
+  CHECK(store.person("a2")->language == "en");
+  CHECK(store.person("a2")->name == "John Smith");
+}

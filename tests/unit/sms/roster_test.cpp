@@ -421,3 +421,24 @@ TEST_CASE("roster: hostile input never throws and accepted persons are well form
     REQUIRE_NOTHROW(parseTarget(csv));
   }
 }
+
+TEST_CASE("roster: the optional language column takes tags and refuses anything else", "[sms][roster]") {
+  RosterParse r = parseRosterCsv("id,name,mobile,language\n"
+                                 "a1,张三,13805740001,\n"
+                                 "a2,John,13805740002,en\n"
+                                 "a3,Maria,13805740003,pt-BR\n"
+                                 "a4,Bad,13805740004,en_US!\n"
+                                 "a5,Bad,13805740005,e\n",
+                                 "lang.csv");
+  REQUIRE(r.people.size() == 3);
+  CHECK(r.people[0].language.empty());
+  CHECK(r.people[1].language == "en");
+  CHECK(r.people[2].language == "pt-BR");
+  REQUIRE(r.problems.size() == 2);
+  CHECK(r.problems[0].position == "line 5");
+  CHECK(r.problems[0].field == "language");
+  CHECK(r.problems[0].value == "en_US!");
+  CHECK(r.problems[0].reason.find("language tag") != std::string::npos);
+  CHECK(r.problems[1].value == "e");
+  CHECK(r.hasColumn(kColLanguage));
+}
