@@ -245,7 +245,7 @@ FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Addresse
     }
   }
   {
-    Stmt d(db_, "UPDATE alerts SET dirty = 1 WHERE key = ?", path_);
+    Stmt d(db_, "UPDATE alerts SET dirty = dirty + 1 WHERE key = ?", path_);
     d.bind(1, a.key);
     d.run();
   }
@@ -307,7 +307,7 @@ std::vector<Addressee> DeliveryStore::cancel(const std::string& alertKey, int64_
   std::lock_guard<std::mutex> lock(mu_);
   Txn txn(db_);
   {
-    Stmt u(db_, "UPDATE alerts SET cancelled = 1, dirty = 1 WHERE key = ?", path_);
+    Stmt u(db_, "UPDATE alerts SET cancelled = 1, dirty = dirty + 1 WHERE key = ?", path_);
     u.bind(1, alertKey);
     u.run();
   }
@@ -448,7 +448,7 @@ void DeliveryStore::markFinal(int64_t id, DeliveryState s, const std::string& de
          path_);
   u.bind(1, std::string(stateName(s))).bind(2, nowMs).bind(3, detail).bind(4, id);
   u.run();
-  Stmt d(db_, "UPDATE alerts SET dirty = 1 WHERE rowid = (SELECT alert_id FROM deliveries WHERE id = ?)", path_);
+  Stmt d(db_, "UPDATE alerts SET dirty = dirty + 1 WHERE rowid = (SELECT alert_id FROM deliveries WHERE id = ?)", path_);
   d.bind(1, id);
   d.run();
   txn.commit();
@@ -524,7 +524,7 @@ DeliveryStore::AnswerMatch DeliveryStore::recordAnswer(const std::vector<std::st
     m.alertKey = hit->alertKey;
     m.personId = hit->personId;
     m.deliveryId = hit->id;
-    Stmt d(db_, "UPDATE alerts SET dirty = 1 WHERE key = ?", path_);
+    Stmt d(db_, "UPDATE alerts SET dirty = dirty + 1 WHERE key = ?", path_);
     d.bind(1, hit->alertKey);
     d.run();
   }
@@ -591,7 +591,7 @@ void DeliveryStore::noteEscalated(const std::string& alertKey, const std::string
   Stmt u(db_, "INSERT OR IGNORE INTO escalations(alert_key, chain_root, wave, created_ms) VALUES(?,?,?,?)", path_);
   u.bind(1, alertKey).bind(2, chainRoot).bind(3, int64_t(wave)).bind(4, nowMs);
   u.run();
-  Stmt d(db_, "UPDATE alerts SET dirty = 1 WHERE key = ?", path_);
+  Stmt d(db_, "UPDATE alerts SET dirty = dirty + 1 WHERE key = ?", path_);
   d.bind(1, alertKey);
   d.run();
 }
@@ -634,18 +634,25 @@ AlertSummary DeliveryStore::summary(const std::string& alertKey) {
   return s;
 }
 
-std::vector<std::string> DeliveryStore::changedAlerts(size_t max) {
+std::vector<DeliveryStore::Changed> DeliveryStore::changedAlerts(size_t max) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::string> out;
-  Stmt q(db_, "SELECT key FROM alerts WHERE dirty = 1 ORDER BY rowid LIMIT ?", path_);
+  std::vector<Changed> out;
+  Stmt q(db_, "SELECT key, dirty FROM alerts WHERE dirty > 0 ORDER BY rowid LIMIT ?", path_);
   q.bind(1, static_cast<int64_t>(max));
-  while (q.row()) out.push_back(q.text(0));
-  Stmt u(db_, "UPDATE alerts SET dirty = 0 WHERE key = ?", path_);
-  for (auto& k : out) {
-    u.bind(1, k);
+  while (q.row()) out.push_back({q.text(0), q.i64(1)});
+  return out;
+}
+
+void DeliveryStore::markSummarised(const std::vector<Changed>& published) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Txn txn(db_);
+  // Only if nothing changed since it was read: a change in between keeps the alert for the next round.
+  Stmt u(db_, "UPDATE alerts SET dirty = 0 WHERE key = ? AND dirty = ?", path_);
+  for (auto& c : published) {
+    u.bind(1, c.key).bind(2, c.change);
     u.run();
   }
-  return out;
+  txn.commit();
 }
 
 std::vector<std::pair<std::string, uint64_t>> DeliveryStore::stateCounts() {

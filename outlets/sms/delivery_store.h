@@ -158,8 +158,15 @@ class DeliveryStore {
   void noteEscalated(const std::string& alertKey, const std::string& chainRoot, int wave, int64_t nowMs);
 
   AlertSummary summary(const std::string& alertKey);
-  // Alerts whose rows changed since the last call (for summary publishing), at most max.
-  std::vector<std::string> changedAlerts(size_t max);
+  // Alerts whose rows or answers changed since their last published summary, at most max, each with its
+  // change counter; markSummarised() after the summaries are in the outbox (a crash in between publishes
+  // them again; a change in between keeps the alert for the next round).
+  struct Changed {
+    std::string key;
+    int64_t change = 0;
+  };
+  std::vector<Changed> changedAlerts(size_t max);
+  void markSummarised(const std::vector<Changed>& published);
 
   // Counts per state over all rows (status, benchmarks).
   std::vector<std::pair<std::string, uint64_t>> stateCounts();

@@ -600,7 +600,10 @@ class Outlet {
   }
 
   void publishSummaries(int64_t now) {
-    for (auto& key : store_->changedAlerts(100)) {
+    auto changed = store_->changedAlerts(100);
+    if (changed.empty()) return;
+    for (auto& ch : changed) {
+      const std::string& key = ch.key;
       auto a = store_->alert(key);
       if (!a) continue;
       AlertSummary s = store_->summary(key);
@@ -624,6 +627,8 @@ class Outlet {
       auto msg = summaryMessage(a->sender, a->messageId, a->event, c, version, runTag_, now);
       client_->publish(*msg);
     }
+    client_->flush();
+    store_->markSummarised(changed);
   }
 
   Config cfg_;
