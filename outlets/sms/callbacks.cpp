@@ -3,6 +3,7 @@
 #include "outlets/sms/callbacks.h"
 
 #include "model/decode_util.h"
+#include "outlets/sms/segment.h"  // appendUtf8
 
 #include <cctype>
 #include <cstdio>
@@ -34,24 +35,6 @@ std::string decodeComponent(std::string_view s) {
     }
   }
   return out;
-}
-
-void appendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 const std::string* findParam(const QueryParams& q, const std::string& name) {
