@@ -194,11 +194,12 @@ class Runner {
       for (auto& f : feeds_)
         if (f.due(now) && !(runOnce && everyFeedPolledOnce)) pollFeed(f, now);
       everyFeedPolledOnce = true;
-      if (stdinOpen) stdinOpen = readStdin(stdinBuf, stdinTooBig, runOnce);
+      if (stdinOpen) stdinOpen = readStdin(stdinBuf, stdinTooBig);
       if (spec_.tick && now >= nextTick) {
         nextTick = now + spec_.tickMs;
         Output out = spec_.tick(now);
-        if (!out.messages.empty() || !out.problems.empty()) finishInput(handle(std::move(out), "timer", now));
+        if (!out.messages.empty() || !out.problems.empty()) handle(std::move(out), "timer", now);
+        finishInput();
       }
       reportFeeds(now);
       bool inputsDone = !stdinOpen && (runOnce || (!useStdin ? false : feeds_.empty() && !watch_));
@@ -266,7 +267,8 @@ class Runner {
         auto m = copy.getRoot<schema::Message>();
         if (m.getSender().size() == 0) m.setSender(d.sender);
         Output out = spec_.onDelivery(m.asReader(), now);
-        finishInput(handle(std::move(out), "delivery seq " + std::to_string(d.seq), now));
+        handle(std::move(out), "delivery seq " + std::to_string(d.seq), now);
+        finishInput();
         client_->ack(d.seq);
       };
       client_->subscribe(spec_.subscribeOutlet, 100);
@@ -346,7 +348,7 @@ class Runner {
 
   // The input's messages are in the outbox: make them durable, then the de-duplication records and the
   // adapter's state (in that order: a crash in between republishes, never loses).
-  void finishInput(const Tally&) {
+  void finishInput() {
     if (client_) client_->flush();
     if (spec_.saveState && !dryRun_) seen_->saveState(spec_.saveState());
     seen_->commit();
@@ -365,9 +367,9 @@ class Runner {
                                        : "more than " + std::to_string(cfg_.maxFetchPerInput) + " links: not fetched"});
         continue;
       }
-      HttpFeedConfig hc;
+      // Linked documents are fetched with the first feed's settings (timeouts, headers, CA), if any.
+      HttpFeedConfig hc = feeds_.empty() ? HttpFeedConfig{} : feeds_.front().config();
       hc.maxBytes = static_cast<uint64_t>(cfg_.maxInputBytes);
-      if (!feeds_.empty()) hc = feeds_.front().config(), hc.maxBytes = static_cast<uint64_t>(cfg_.maxInputBytes);
       FetchResult r = httpGet(url, "", "", hc);
       if (r.kind != FetchResult::Kind::ok) {
         ++t.rejected;
@@ -409,7 +411,7 @@ class Runner {
       t = processBytes(bytes, path, now, 0);
     }
     try {
-      finishInput(t);
+      finishInput();
     } catch (const std::exception& e) {
       // The outbox or state file cannot be written: leave the file where it is to be read again.
       log_.error(spec_.name, std::string(e.what()) + "; " + path + " stays in place");
@@ -462,7 +464,7 @@ class Runner {
     }
     Tally t = processBytes(r.body, f.config().url, now, 0);
     try {
-      finishInput(t);
+      finishInput();
     } catch (const std::exception& e) {
       log_.error(spec_.name, e.what());
       failed_ = true;
@@ -473,7 +475,7 @@ class Runner {
   }
 
   // Returns false once stdin is closed (and, in document mode, parsed).
-  bool readStdin(std::string& buf, bool& tooBig, bool blockingOk) {
+  bool readStdin(std::string& buf, bool& tooBig) {
     struct pollfd p {0, POLLIN, 0};
     int ready = ::poll(&p, 1, client_ ? 0 : 100);
     if (ready <= 0) return true;
@@ -492,7 +494,7 @@ class Runner {
                              "larger than input.max_input_bytes; nothing read"});
       } else {
         Tally t = processBytes(buf, "stdin", now, 0);
-        finishInput(t);
+        finishInput();
         summary("stdin", t);
         stdinAccepted_ += t.accepted;
         stdinRejected_ += t.rejected;
@@ -519,7 +521,6 @@ class Runner {
                            std::to_string(buf.size()) + " bytes", "longer than 65536 bytes without a line end: dropped"});
       buf.clear();
     }
-    (void)blockingOk;
     return true;
   }
 
@@ -533,8 +534,8 @@ class Runner {
     stdinAccepted_ += out.accepted;
     stdinRejected_ += out.rejected;
     if (out.messages.empty() && out.problems.empty()) return;
-    Tally t = handle(std::move(out), "stdin", now);
-    finishInput(t);
+    handle(std::move(out), "stdin", now);
+    finishInput();
   }
 
   void reportFeeds(int64_t now) {

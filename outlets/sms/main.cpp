@@ -16,7 +16,6 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -299,9 +298,18 @@ class Outlet {
     });
     server_.Get("/dlr", [this](const httplib::Request& req, httplib::Response& res) { onReport(req, res); });
     server_.Get("/mo", [this](const httplib::Request& req, httplib::Response& res) { onReply(req, res); });
+    // Rows per state, and the counters of this run (bad input is counted here as well as logged).
     server_.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
       std::string s;
       for (auto& [state, n] : store_->stateCounts()) s += state + " " + std::to_string(n) + "\n";
+      const Counters& c = counters_;
+      for (auto [name, v] : {std::pair<const char*, uint64_t>{"submitted", c.submitted}, {"accepted", c.accepted},
+                            {"retried", c.retried}, {"failed", c.failed}, {"delivered", c.delivered},
+                            {"reports", c.reports}, {"unknown_reports", c.unknownReports},
+                            {"bad_callbacks", c.badCallbacks}, {"replies", c.replies},
+                            {"unmatched_replies", c.unmatchedReplies}, {"unknown_targets", c.unknownTargets},
+                            {"no_recipients", c.noRecipients}})
+        s += std::string("count ") + name + " " + std::to_string(v) + "\n";
       res.set_content(s, "text/plain; charset=utf-8");
     });
     int port = static_cast<int>(cfg_.listenPort);

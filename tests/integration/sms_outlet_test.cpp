@@ -137,6 +137,12 @@ TEST_CASE("sms: a warning reaches every duty officer once, answers come back, si
   CHECK(http.Get("/mo?from=%2B8613999999999&to=12379&text=1")->status == 200);
   CHECK(http.Get("/dlr?id=999999&type=1")->status == 200);
   CHECK(http.Get("/dlr?type=banana")->status == 200);
+  auto counts = http.Get("/status");
+  REQUIRE(counts);
+  INFO(counts->body);
+  CHECK(counts->body.find("count unknown_reports 1\n") != std::string::npos);
+  CHECK(counts->body.find("count bad_callbacks 1\n") != std::string::npos);
+  CHECK(counts->body.find("count unmatched_replies 1\n") != std::string::npos);
   REQUIRE(tail.waitFor(
       [&] {
         for (auto& id : tail.ids())
