@@ -2,6 +2,7 @@
 // its I/O, report feed health; every input goes through handle(): expiry, validation, de-duplication,
 // then the outbox (durable) before the de-duplication record and the adapter state are committed, so a
 // crash between the two republishes (and the broker answers "duplicate") rather than loses.
+#include "common/clock.h"
 #include "adapters/common/runtime.h"
 
 #include <CLI/CLI.hpp>
@@ -50,11 +51,6 @@ namespace {
 
 std::atomic<bool> gStop{false};
 void onSignal(int) { gStop = true; }
-
-int64_t wallMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 std::string isoTime(int64_t ms) {
   time_t secs = static_cast<time_t>(ms / 1000);
@@ -159,7 +155,7 @@ class Runner {
     try {
       seen_ = std::make_unique<SeenStore>(dryRun_ ? "" : cfg_.stateDir + "/seen.sqlite");
       if (!dryRun_) {
-        seen_->prune(wallMs() - cfg_.seenRetentionDays * 86400000LL);
+        seen_->prune(wallClockMs() - cfg_.seenRetentionDays * 86400000LL);
         seen_->commit();
       }
       if (spec_.loadState && !dryRun_) {
@@ -180,13 +176,13 @@ class Runner {
     bool stdinOpen = useStdin;
     std::string stdinBuf;
     bool stdinTooBig = false;
-    int64_t nextScan = 0, nextTick = wallMs() + spec_.tickMs;
+    int64_t nextScan = 0, nextTick = wallClockMs() + spec_.tickMs;
     // A dry run reads what is there once; it never waits for more.
     bool runOnce = once || dryRun_;
     bool everyFeedPolledOnce = false;
     int64_t drainSinceMs = 0;
     while (!gStop) {
-      int64_t now = wallMs();
+      int64_t now = wallClockMs();
       if (watch_ && now >= nextScan) {
         scanWatchDir(now);
         nextScan = now + cfg_.scanIntervalMs;
@@ -260,7 +256,7 @@ class Runner {
     };
     if (!spec_.subscribeOutlet.empty() && spec_.onDelivery) {
       client_->onDeliver = [this](const Delivery& d) {
-        int64_t now = wallMs();
+        int64_t now = wallClockMs();
         // The broker names the sender beside the message; put it in, so references to it are complete.
         capnp::MallocMessageBuilder copy;
         copy.setRoot(d.message);
@@ -401,7 +397,7 @@ class Runner {
 
   // A file named on the command line (never moved) or found in the watched directory (moved after).
   void processFile(const std::string& path, bool fromWatch) {
-    int64_t now = wallMs();
+    int64_t now = wallClockMs();
     std::string bytes, err;
     Tally t;
     if (!readFileBounded(path, static_cast<uint64_t>(cfg_.maxInputBytes), bytes, &err)) {
@@ -481,7 +477,7 @@ class Runner {
     if (ready <= 0) return true;
     char chunk[65536];
     ssize_t n = ::read(0, chunk, sizeof chunk);
-    int64_t now = wallMs();
+    int64_t now = wallClockMs();
     if (n < 0) return errno == EINTR || errno == EAGAIN;
     stdinLastOkMs_ = now;
     if (n == 0) {
@@ -618,7 +614,7 @@ int checkCorpus(const AdapterSpec& spec, const std::string& dir, uint64_t maxByt
   }
   std::sort(files.begin(), files.end());
   size_t totalAccepted = 0, totalRejected = 0, inputsAccepted = 0, inputsRejected = 0;
-  int64_t now = wallMs();
+  int64_t now = wallClockMs();
   for (auto& f : files) {
     std::string bytes, err;
     if (!readFileBounded(f, maxBytes, bytes, &err)) {

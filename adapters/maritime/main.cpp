@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 
+#include "common/clock.h"
 #include "adapters/common/runtime.h"
 #include "adapters/maritime/ais.h"
 #include "adapters/maritime/navtex.h"
@@ -153,11 +154,6 @@ void readConfig(TomlReader& r, const toml::table* t, Config& c) {
   }
 }
 
-int64_t wallMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 class Maritime {
  public:
   explicit Maritime(const Config& c)
@@ -220,13 +216,7 @@ class Maritime {
  private:
   static maritime::RiskOptions withRunId(maritime::RiskOptions o) {
     // Base-36 start time: report ids of this run never collide with an earlier run's (see RiskOptions::runId).
-    uint64_t t = static_cast<uint64_t>(wallMs() / 1000);
-    std::string id;
-    do {
-      id.insert(id.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[t % 36]);
-      t /= 36;
-    } while (t);
-    o.runId = id;
+    o.runId = base36(static_cast<uint64_t>(wallClockMs() / 1000));
     return o;
   }
 

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "cli/connect.h"
 #include "client/client.h"
 #include "common/log.h"
@@ -48,11 +49,6 @@ namespace {
 
 std::atomic<bool> gStop{false};
 void onSignal(int) { gStop = true; }
-
-int64_t wallMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 // config/sms.toml, every key explained there.
 struct Config {
@@ -218,7 +214,7 @@ class Outlet {
     store_ = std::make_unique<DeliveryStore>(cfg_.stateDir + "/deliveries.sqlite");
     roster_ = std::make_unique<RosterStore>(cfg_.stateDir + "/roster.sqlite");
     if (roster_->size() == 0) log_.warn("sms", "the roster is empty: import one with `alertbus-sms roster import FILE`");
-    size_t inDoubt = store_->recoverInFlight(wallMs(), cfg_.inDoubtGraceMs);
+    size_t inDoubt = store_->recoverInFlight(wallClockMs(), cfg_.inDoubtGraceMs);
     if (inDoubt)
       log_.warn("sms", std::to_string(inDoubt) + " SMS were in flight at the last stop: resent after " +
                            std::to_string(cfg_.inDoubtGraceMs) + " ms unless a delivery report shows the gateway had them");
@@ -256,7 +252,7 @@ class Outlet {
     int64_t nextTick = 0, nextSummary = 0;
     while (!gStop) {
       client_->poll(50);
-      int64_t now = wallMs();
+      int64_t now = wallClockMs();
       drainAnswers();
       if (now >= nextTick) {
         nextTick = now + 1000;
@@ -336,7 +332,7 @@ class Outlet {
 
   // One broker delivery: render, resolve targets, persist every row, then acknowledge.
   void onDelivery(const Delivery& d) {
-    int64_t now = wallMs();
+    int64_t now = wallClockMs();
     auto m = d.message;
     std::string sender = d.sender.empty() ? std::string(m.getSender().cStr()) : d.sender;
     std::string id(m.getId().cStr());
@@ -449,7 +445,7 @@ class Outlet {
 
   void sendLoop() {
     while (!stopping_) {
-      auto claims = store_->claim(1, wallMs());
+      auto claims = store_->claim(1, wallClockMs());
       if (claims.empty()) {
         std::unique_lock<std::mutex> lock(wakeMu_);
         wake_.wait_for(lock, std::chrono::milliseconds(200));
@@ -464,7 +460,7 @@ class Outlet {
       req.maxParts = c.maxParts;
       ++counters_.submitted;
       SubmitResult r = sender_->submit(req);
-      int64_t now = wallMs();
+      int64_t now = wallClockMs();
       switch (r.kind) {
         case SubmitResult::Kind::accepted:
           ++counters_.accepted;
@@ -511,7 +507,7 @@ class Outlet {
       log_.warn("sms", "delivery report for unknown delivery id " + rep.deliveryId + " (" + rep.raw + ")");
       return;
     }
-    int64_t now = wallMs();
+    int64_t now = wallClockMs();
     PartReports::State st;
     {
       std::lock_guard<std::mutex> lock(partsMu_);
@@ -549,7 +545,7 @@ class Outlet {
     ++counters_.replies;
     std::string mobile = normaliseMobile(in.from);
     if (mobile.empty()) mobile = in.from;
-    int64_t now = wallMs();
+    int64_t now = wallClockMs();
     std::vector<std::string> persons;
     for (auto& p : roster_->byMobile(mobile)) persons.push_back(p.id);
     auto match = store_->recordAnswer(persons, mobile, in.text, now);
@@ -659,15 +655,7 @@ class Outlet {
   std::map<int64_t, PartReports> parts_;
   Counters counters_;
   // Base-36 start time: summary ids of this run never repeat an earlier run's (answers.h).
-  std::string runTag_ = [] {
-    uint64_t t = static_cast<uint64_t>(wallMs() / 1000);
-    std::string id;
-    do {
-      id.insert(id.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[t % 36]);
-      t /= 36;
-    } while (t);
-    return id;
-  }();
+  std::string runTag_ = base36(static_cast<uint64_t>(wallClockMs() / 1000));
   std::map<std::string, uint64_t> summaryVersions_;
 };
 
