@@ -77,6 +77,16 @@ std::string readFile(const std::string& p) {
   return s;
 }
 
+// The [sender] and [callbacks] config for sending through `kannel` to its SMSC `smsc`, with reports and
+// replies to the outlet on `callbackPort`.
+std::string kannelSender(const KannelProcess& kannel, const std::string& smsc, int concurrency, int callbackPort) {
+  return "[sender]\nkind = \"kannel\"\nrate_per_s = 200\nconcurrency = " + std::to_string(concurrency) +
+         "\n[sender.kannel]\nhost = \"127.0.0.1\"\nport = " + std::to_string(kannel.sendsmsPort()) +
+         "\nusername = \"" + kannel.setup().username + "\"\npassword = \"" + kannel.setup().password +
+         "\"\nfrom = \"12379\"\nsmsc = \"" + smsc + "\"\n[callbacks]\nport = " + std::to_string(callbackPort) +
+         "\n";
+}
+
 void publishWarning(const BrokerProcess& broker, const std::string& id, schema::Colour colour) {
   Client met(broker.clientOptions("met"));
   auto w = sampleWarning(id, "typhoon", colour, "330212", nowMs() + 3600000);
@@ -230,9 +240,7 @@ TEST_CASE("sms: through real Kannel: Chinese text on the air, delivery reports, 
   const int n = 12;
   std::string config = writeConfig(
       dir, broker,
-      "[sender]\nkind = \"kannel\"\nrate_per_s = 200\nconcurrency = 4\n[sender.kannel]\nhost = \"127.0.0.1\"\nport = " +
-          std::to_string(kannel.sendsmsPort()) + "\nusername = \"" + ks.username + "\"\npassword = \"" + ks.password +
-          "\"\nfrom = \"12379\"\nsmsc = \"fake\"\n[callbacks]\nport = " + std::to_string(callbackPort) + "\n");
+      kannelSender(kannel, "fake", 4, callbackPort));
   std::ofstream(dir.file("roster.csv")) << roster(n);
   REQUIRE(runCommand(kSms + " --config " + config + " roster import " + dir.file("roster.csv")).status == 0);
   ChildProcess sms({kSms, "--config", config}, dir.file("sms.log"));
@@ -384,9 +392,7 @@ TEST_CASE("sms: through Kannel to an SMPP centre: undeliverable and rejected num
   const int n = 5;
   std::string config = writeConfig(
       dir, broker,
-      "[sender]\nkind = \"kannel\"\nrate_per_s = 200\nconcurrency = 2\n[sender.kannel]\nport = " +
-          std::to_string(kannel.sendsmsPort()) + "\nusername = \"" + ks.username + "\"\npassword = \"" + ks.password +
-          "\"\nfrom = \"12379\"\nsmsc = \"smpp\"\n[callbacks]\nport = " + std::to_string(callbackPort) + "\n");
+      kannelSender(kannel, "smpp", 2, callbackPort));
   std::ofstream(dir.file("roster.csv")) << roster(n);
   REQUIRE(runCommand(kSms + " --config " + config + " roster import " + dir.file("roster.csv")).status == 0);
   ChildProcess sms({kSms, "--config", config}, dir.file("sms.log"));
