@@ -66,9 +66,8 @@ bool isValidUtf8(std::string_view s) {
   return true;
 }
 
-// GB18030 (superset of GBK and GB2312) -> UTF-8. False at the first undecodable byte (offset in `badAt`).
-bool gb18030ToUtf8(std::string_view in, std::string& out, size_t& badAt) {
-  iconv_t cd = iconv_open("UTF-8", "GB18030");
+bool iconvToUtf8(std::string_view in, const char* fromCode, std::string& out, size_t& badAt) {
+  iconv_t cd = iconv_open("UTF-8", fromCode);
   if (cd == reinterpret_cast<iconv_t>(-1)) {
     badAt = 0;
     return false;
@@ -96,6 +95,11 @@ bool gb18030ToUtf8(std::string_view in, std::string& out, size_t& badAt) {
   out.resize(out.size() - dstLeft);
   iconv_close(cd);
   return ok;
+}
+
+// GB18030 (superset of GBK and GB2312) -> UTF-8.
+bool gb18030ToUtf8(std::string_view in, std::string& out, size_t& badAt) {
+  return iconvToUtf8(in, "GB18030", out, badAt);
 }
 
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {  // Howard Hinnant's algorithm

@@ -21,6 +21,10 @@ bool isValidUtf8(std::string_view s);
 // state per call). O(n).
 bool gb18030ToUtf8(std::string_view in, std::string& out, size_t& badAt);
 
+// `in`, in the encoding iconv calls `fromCode` ("UTF-16LE", "UTF-32BE", "GB18030" ...), to UTF-8. Same
+// contract as gb18030ToUtf8: false at the first byte that does not decode (or is cut short), offset in `badAt`.
+bool iconvToUtf8(std::string_view in, const char* fromCode, std::string& out, size_t& badAt);
+
 // Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31), negative before.
 // Howard Hinnant's days_from_civil. Pure, O(1).
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d);

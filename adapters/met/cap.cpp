@@ -1,12 +1,14 @@
 // CAP -> Message mapping and the hardened XML loading shared by the met parsers; see cap.h for the contract.
-// Every problem is recorded with the element path; nothing here throws past parseCap (pugixml does not throw,
-// Cap'n Proto builders are given only valid sizes and text). Hot path (bench/cap_bench.cpp): each element's
-// children are listed once (Kids) instead of walked per field, texts go to Cap'n Proto without temporary
-// strings, lists are initialised once at their exact size, well-formed polygons are converted in one pass
-// and copied into the message in one memcpy, the UTF-8 check has ASCII and CJK fast paths, tables are
-// string_views (no strlen per comparison), and problem paths are built only on a problem. What remains is
-// mostly pugixml's per-node accessor calls and Cap'n Proto's per-field setters (see the bench's notes).
+// Every problem is recorded with the element path; nothing here throws past parseCap (Cap'n Proto builders
+// are given only valid sizes and text). parseCap reads the document once with XmlStream (xml_stream.h: why
+// not pugixml here), collecting views of its texts (CapCollector -> AlertDoc), then builds the message from
+// them (CapMapper), so lists are initialised once at their exact size whatever the element order. Hot path
+// (bench/cap_bench.cpp): texts go to Cap'n Proto from the reader's arena without temporary strings,
+// well-formed polygons are converted in one pass and copied into the message in one memcpy, the UTF-8 check
+// has ASCII and CJK fast paths, tables are string_views, and problem paths are built only on a problem.
 #include "adapters/met/cap.h"
+
+#include "adapters/met/xml_stream.h"
 
 #include <algorithm>
 #include <charconv>
@@ -42,127 +44,6 @@ bool iequals(std::string_view a, std::string_view b) {
     if (lowerChar(a[i]) != lowerChar(b[i])) return false;
   return true;
 }
-
-// Text of an element (its first PCDATA/CDATA child, like xml_text::get), trimmed.
-std::string_view textOf(const pugi::xml_node& n) { return trim(n.child_value()); }
-
-// The element children of one element, listed once with their local names packed into keys: a field lookup
-// is then a scan over a small array of integers, not a walk over pugixml nodes. CAP elements come in schema
-// order and the mappers ask for them in about that order, so first() starts after the previous hit and
-// usually succeeds at once; that is exact only for a name that occurs once, so names that may occur more
-// than once (a 64-bit filter over the keys, built with the list) are looked up from the start. Not
-// copyable (points into itself).
-class Kids {
- public:
-  explicit Kids(const pugi::xml_node& parent) {
-    keys_ = keyInline_;
-    items_ = itemInline_;
-    for (auto c = parent.first_child(); c; c = c.next_sibling()) {
-      const char* raw = c.name();
-      if (!*raw || c.type() != pugi::node_element) continue;  // text and comments have no name
-      // One pass over the (short) name finds the local part and packs its key.
-      const char* local = raw;
-      const char* q = raw;
-      uint64_t key = 0;
-      for (; *q; ++q) {
-        if (*q == ':') {
-          local = q + 1;
-          key = 0;
-        } else if (q - local < 7) {
-          key |= static_cast<uint64_t>(static_cast<unsigned char>(*q)) << (8 * (q - local + 1));
-        }
-      }
-      const size_t len = static_cast<size_t>(q - local);
-      add(key | (len & 0xff), Item{local, len, c.internal_object()});
-    }
-  }
-  Kids(const Kids&) = delete;
-  Kids& operator=(const Kids&) = delete;
-
-  // First child element with local name `name`, or an empty node.
-  pugi::xml_node first(std::string_view name) const {
-    const uint64_t key = keyOf(name);
-    if (repeated_ & filterBit(key)) return firstFrom0(key, name);
-    for (size_t k = 0; k < n_; ++k) {
-      size_t i = cursor_ + k;
-      if (i >= n_) i -= n_;
-      if (keys_[i] == key && tailMatches(i, name)) {
-        cursor_ = i + 1 < n_ ? i + 1 : 0;
-        return node(i);
-      }
-    }
-    return {};
-  }
-  std::string_view text(std::string_view name) const { return textOf(first(name)); }
-  template <typename F>
-  void each(std::string_view name, F&& f) const {
-    const uint64_t key = keyOf(name);
-    for (size_t i = 0; i < n_; ++i)
-      if (keys_[i] == key && tailMatches(i, name)) f(node(i));
-  }
-  size_t count(std::string_view name) const {
-    const uint64_t key = keyOf(name);
-    size_t k = 0;
-    for (size_t i = 0; i < n_; ++i) k += keys_[i] == key && tailMatches(i, name);
-    return k;
-  }
-
- private:
-  struct Item {
-    const char* name;  // local name, NUL-terminated (pugixml's)
-    size_t len;
-    pugi::xml_node_struct* node;
-  };
-  // The length and the first 7 bytes of a local name packed in one integer: equal keys and equal lengths
-  // decide names of up to 7 bytes; longer ones compare the rest (tailMatches).
-  static uint64_t keyOf(std::string_view name) {
-    uint64_t w = 0;  // bytes 0..6 of the name at bits 8..63, built from the last one down
-    for (size_t i = std::min<size_t>(name.size(), 7); i-- > 0;) w = (w << 8) | static_cast<unsigned char>(name[i]);
-    return (w << 8) | (name.size() & 0xff);
-  }
-  bool tailMatches(size_t i, std::string_view name) const {
-    const Item& it = items_[i];
-    if (it.len != name.size()) return false;  // keys hold the length mod 256
-    return it.len <= 7 || std::memcmp(it.name + 7, name.data() + 7, it.len - 7) == 0;
-  }
-  static uint64_t filterBit(uint64_t key) { return uint64_t{1} << ((key * 0x9E3779B97F4A7C15ULL) >> 58); }
-  pugi::xml_node firstFrom0(uint64_t key, std::string_view name) const {
-    for (size_t i = 0; i < n_; ++i)
-      if (keys_[i] == key && tailMatches(i, name)) return node(i);
-    return {};
-  }
-  void add(uint64_t key, const Item& item) {
-    const uint64_t bit = filterBit(key);
-    repeated_ |= seen_ & bit;
-    seen_ |= bit;
-    if (n_ == kInline) {  // spill to the heap once; keys_ and items_ follow
-      keyMore_.assign(keyInline_, keyInline_ + kInline);
-      itemMore_.assign(itemInline_, itemInline_ + kInline);
-    }
-    if (n_ >= kInline) {
-      keyMore_.push_back(key);
-      itemMore_.push_back(item);
-      keys_ = keyMore_.data();
-      items_ = itemMore_.data();
-    } else {
-      keyInline_[n_] = key;
-      itemInline_[n_] = item;
-    }
-    ++n_;
-  }
-  pugi::xml_node node(size_t i) const { return pugi::xml_node(items_[i].node); }
-
-  static constexpr size_t kInline = 40;  // more than any CAP element has children in practice
-  uint64_t keyInline_[kInline];  // trivially constructible: costs nothing until used
-  Item itemInline_[kInline];
-  std::vector<uint64_t> keyMore_;
-  std::vector<Item> itemMore_;
-  const uint64_t* keys_;
-  const Item* items_;
-  size_t n_ = 0;
-  uint64_t seen_ = 0, repeated_ = 0;  // filter bits of the keys seen once / more than once (or colliding)
-  mutable size_t cursor_ = 0;  // where first() starts looking: after its previous hit
-};
 
 // Decimal without exponent, up to 15 significant digits: exact (Clinger's fast path: an integer below 2^53
 // divided by an exact power of ten rounds once, like strtod). Anything else goes to std::from_chars.
@@ -354,34 +235,10 @@ std::string cutUtf8(std::string s, size_t n) {
 }
 
 // Whether the document being mapped may yield text the bus refuses (validateMessage's clean UTF-8): raw
-// control characters and DEL (pugixml passes them through), or character references, which pugixml
-// expands to anything, surrogates and code points beyond U+10FFFF included. Set once per document by
-// parseCap; when false (nearly always) capText skips the per-field check.
+// control characters and DEL, or character references, which can name anything. Set per document by
+// parseCap from the reader (XmlStream::textNeedsCleaning); when false (nearly always) putText skips the
+// per-field check.
 thread_local bool tlTextNeedsCleaning = false;
-
-bool mayNeedCleaning(std::string_view xml) {
-  if (xml.find("&#") != std::string_view::npos) return true;
-  const auto* p = reinterpret_cast<const unsigned char*>(xml.data());
-  const size_t n = xml.size();
-  auto bad = [](unsigned char c) { return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f; };
-  size_t i = 0;
-  // Eight bytes at a time: a word with no byte below 0x20 and none equal to 0x7f is clean (most of them:
-  // only line ends and indentation tabs send a word to the byte-by-byte check).
-  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    uint64_t below = (w - 0x20 * kOnes) & ~w & kHigh;
-    uint64_t del = w ^ (0x7f * kOnes);
-    uint64_t isDel = (del - kOnes) & ~del & kHigh;
-    if (below | isDel)
-      for (size_t k = 0; k < 8; ++k)
-        if (bad(p[i + k])) return true;
-  }
-  for (; i < n; ++i)
-    if (bad(p[i])) return true;
-  return false;
-}
 
 // Replaces what is not clean UTF-8 text: each control character or DEL by '?', each invalid sequence
 // by U+FFFD. (Found by fuzzing: such text made alerts the broker rejects as "not valid UTF-8 text".)
@@ -408,117 +265,286 @@ std::string cleanText(std::string_view s) {
   return out;
 }
 
-// Text for a Cap'n Proto setter without a temporary std::string.
-capnp::Text::Reader capText(std::string_view s) {
-  thread_local std::string copy;
+// Copies `s` into the text field that `init(size)` allocates (Cap'n Proto adds the NUL), so views need not be
+// NUL-terminated (XmlStream's point into the document). Text that is not clean UTF-8 is cleaned first when
+// the document may hold such text (tlTextNeedsCleaning).
+template <typename Init>
+void putText(std::string_view s, Init&& init) {
   if (tlTextNeedsCleaning && !isCleanUtf8(s.data(), s.size())) {
-    copy = cleanText(s);
-    return capnp::Text::Reader(copy.c_str(), copy.size());
+    const std::string c = cleanText(s);
+    auto t = init(static_cast<unsigned>(c.size()));
+    std::memcpy(t.begin(), c.data(), c.size());
+    return;
   }
-  // Text::Reader wants a NUL after the last byte in debug builds; views that end early are copied.
-  if (s.data() && s.data()[s.size()] == '\0') return capnp::Text::Reader(s.data(), s.size());
-  copy.assign(s);
-  return capnp::Text::Reader(copy.c_str(), copy.size());
+  auto t = init(static_cast<unsigned>(s.size()));
+  if (!s.empty()) std::memcpy(t.begin(), s.data(), s.size());
 }
 
-// True if the element name `raw` (NUL-terminated, with or without a prefix) has the local name `want`.
-// Decides most names within their first bytes, with no strlen and no search for ':' first.
-bool localNameIs(const char* raw, std::string_view want) {
-  size_t i = 0;
-  while (i < want.size() && raw[i] == want[i]) ++i;
-  if (i == want.size() && raw[i] == '\0') return true;
-  const char* colon = std::strchr(raw + i, ':');  // a prefix ends before the first ':'; want has none
-  if (!colon) return false;
-  const char* local = colon + 1;
-  for (i = 0; i < want.size(); ++i)
-    if (local[i] != want[i]) return false;
-  return local[i] == '\0';
-}
-
-// valueName/value pairs of elements named `name` (eventCode, parameter, geocode).
+// valueName/value pairs (eventCode, parameter, geocode).
 struct KV {
   std::string_view key, value;
 };
-// Fills `r` (cleared first; callers reuse one vector per field so a document allocates once).
-void valuePairs(const Kids& kids, std::string_view name, std::vector<KV>& r) {
-  r.clear();
-  kids.each(name, [&](const pugi::xml_node& n) {
-    pugi::xml_node k, v;
-    for (auto c = n.first_child(); c; c = c.next_sibling()) {
-      if (c.type() != pugi::node_element) continue;
-      const char* raw = c.name();
-      if (!k && localNameIs(raw, "valueName")) k = c;
-      else if (!v && localNameIs(raw, "value")) v = c;
-    }
-    r.push_back({textOf(k), textOf(v)});
-  });
+// Each pair of `kvs[r.b, r.e)` into `list` (sized r.size()).
+struct Range {
+  uint32_t b = 0, e = 0;
+  size_t size() const { return e - b; }
+};
+
+// One CAP alert as views of its texts, gathered in one pass over the document (XmlStream), in whatever
+// order its elements come. Views are XmlStream::text's (trimmed; into the document or its arena). A single-valued
+// field keeps its first occurrence; its view has data() == nullptr until the element is seen. Lists are
+// flat (every info's areas in one vector, every area's polygons in another, ...) and each owner holds its
+// range: all of one info is read before the next, so each range is contiguous. parseCap keeps one AlertDoc
+// per thread and clears it per document, so once the vectors have grown a document allocates nothing here.
+struct ResourceDoc {
+  std::string_view desc, mimeType, size, uri, digest;
+};
+struct AreaDoc {
+  std::string_view desc, altitude, ceiling;
+  Range polygons, circles, geocodes;
+};
+struct InfoDoc {
+  std::string_view language, event, urgency, severity, certainty, audience, effective, onset, expires, senderName,
+      headline, description, instruction, web, contact;
+  Range categories, responseTypes, eventCodes, parameters, resources, areas;
+};
+struct AlertDoc {
+  std::string_view identifier, sender, sent, status, msgType, scope, references, incidents;
+  std::vector<InfoDoc> infos;
+  std::vector<std::string_view> categories, responseTypes, polygons, circles;
+  std::vector<KV> eventCodes, parameters, geocodes;
+  std::vector<ResourceDoc> resources;
+  std::vector<AreaDoc> areas;
+
+  void clear() {
+    identifier = sender = sent = status = msgType = scope = references = incidents = {};
+    infos.clear();
+    categories.clear();
+    responseTypes.clear();
+    polygons.clear();
+    circles.clear();
+    eventCodes.clear();
+    parameters.clear();
+    geocodes.clear();
+    resources.clear();
+    areas.clear();
+  }
+};
+
+template <typename T>
+struct TextField {
+  std::string_view name;  // CAP local name
+  std::string_view T::*field;
+};
+const TextField<AlertDoc> kAlertTexts[] = {
+    {"identifier", &AlertDoc::identifier}, {"sender", &AlertDoc::sender},         {"sent", &AlertDoc::sent},
+    {"status", &AlertDoc::status},         {"msgType", &AlertDoc::msgType},       {"scope", &AlertDoc::scope},
+    {"references", &AlertDoc::references}, {"incidents", &AlertDoc::incidents}};
+const TextField<InfoDoc> kInfoTexts[] = {
+    {"language", &InfoDoc::language},       {"event", &InfoDoc::event},
+    {"urgency", &InfoDoc::urgency},         {"severity", &InfoDoc::severity},
+    {"certainty", &InfoDoc::certainty},     {"audience", &InfoDoc::audience},
+    {"effective", &InfoDoc::effective},     {"onset", &InfoDoc::onset},
+    {"expires", &InfoDoc::expires},         {"senderName", &InfoDoc::senderName},
+    {"headline", &InfoDoc::headline},       {"description", &InfoDoc::description},
+    {"instruction", &InfoDoc::instruction}, {"web", &InfoDoc::web},
+    {"contact", &InfoDoc::contact}};
+const TextField<ResourceDoc> kResourceTexts[] = {{"resourceDesc", &ResourceDoc::desc},
+                                                 {"mimeType", &ResourceDoc::mimeType},
+                                                 {"size", &ResourceDoc::size},
+                                                 {"uri", &ResourceDoc::uri},
+                                                 {"digest", &ResourceDoc::digest}};
+const TextField<AreaDoc> kAreaTexts[] = {
+    {"areaDesc", &AreaDoc::desc}, {"altitude", &AreaDoc::altitude}, {"ceiling", &AreaDoc::ceiling}};
+
+// Equality of two short names without a call to memcmp: the mappers compare every element name against
+// their tables (inlined 8-byte loads; a longer name compares its middle with memcmp).
+inline bool sameName(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i)
+      if (x[i] != y[i]) return false;
+    return true;
+  }
+  uint64_t u, v;
+  std::memcpy(&u, x, 8);
+  std::memcpy(&v, y, 8);
+  if (u != v) return false;
+  std::memcpy(&u, x + n - 8, 8);
+  std::memcpy(&v, y + n - 8, 8);
+  return u == v && (n <= 16 || std::memcmp(x + 8, y + 8, n - 16) == 0);
 }
-void setPairs(capnp::List<schema::KeyValue>::Builder list, const std::vector<KV>& kvs) {
-  for (size_t i = 0; i < kvs.size(); ++i) {
-    auto e = list[static_cast<unsigned>(i)];
-    e.setKey(capText(kvs[i].key));
-    e.setValue(capText(kvs[i].value));
+
+// If `local` names one of `table`'s fields, reads the element's text into it (the first occurrence wins)
+// and returns true.
+template <typename T, size_t N>
+bool takeText(const TextField<T> (&table)[N], std::string_view local, XmlStream& xs, T& doc) {
+  for (const auto& f : table)
+    if (sameName(f.name, local)) {
+      auto text = xs.text();
+      if (!(doc.*f.field).data()) doc.*f.field = text;
+      return true;
+    }
+  return false;
+}
+
+// The document reader: fills an AlertDoc from the children of <alert>. Unknown elements (and CAP elements
+// with no schema field: source, restriction, addresses, code, note, derefUri ...) are skipped, checked for
+// well-formedness only. Reports nothing: what the texts mean is the builder's business.
+class CapCollector {
+ public:
+  CapCollector(XmlStream& xs, AlertDoc& doc) : xs_(xs), doc_(doc) {}
+
+  void alert() {
+    XmlStart c;
+    while (xs_.child(c)) {
+      if (sameName(c.local, "info")) info();
+      else if (!takeText(kAlertTexts, c.local, xs_, doc_)) xs_.skip();
+    }
+  }
+
+ private:
+  static uint32_t at(size_t n) { return static_cast<uint32_t>(n); }
+
+  void info() {
+    doc_.infos.emplace_back();
+    const size_t me = doc_.infos.size() - 1;
+    InfoDoc in;
+    in.categories.b = at(doc_.categories.size());
+    in.responseTypes.b = at(doc_.responseTypes.size());
+    in.eventCodes.b = at(doc_.eventCodes.size());
+    in.parameters.b = at(doc_.parameters.size());
+    in.resources.b = at(doc_.resources.size());
+    in.areas.b = at(doc_.areas.size());
+    XmlStart c;
+    while (xs_.child(c)) {
+      if (takeText(kInfoTexts, c.local, xs_, in)) continue;
+      if (sameName(c.local, "category")) doc_.categories.push_back(xs_.text());
+      else if (sameName(c.local, "responseType")) doc_.responseTypes.push_back(xs_.text());
+      else if (sameName(c.local, "eventCode")) doc_.eventCodes.push_back(pair());
+      else if (sameName(c.local, "parameter")) doc_.parameters.push_back(pair());
+      else if (sameName(c.local, "resource")) resource();
+      else if (sameName(c.local, "area")) area();
+      else xs_.skip();
+    }
+    in.categories.e = at(doc_.categories.size());
+    in.responseTypes.e = at(doc_.responseTypes.size());
+    in.eventCodes.e = at(doc_.eventCodes.size());
+    in.parameters.e = at(doc_.parameters.size());
+    in.resources.e = at(doc_.resources.size());
+    in.areas.e = at(doc_.areas.size());
+    doc_.infos[me] = in;
+  }
+
+  KV pair() {
+    KV kv;
+    XmlStart c;
+    while (xs_.child(c)) {
+      std::string_view* f = sameName(c.local, "valueName") ? &kv.key : sameName(c.local, "value") ? &kv.value : nullptr;
+      if (!f) {
+        xs_.skip();
+        continue;
+      }
+      auto text = xs_.text();
+      if (!f->data()) *f = text;
+    }
+    return kv;
+  }
+
+  void resource() {
+    ResourceDoc r;
+    XmlStart c;
+    while (xs_.child(c))
+      if (!takeText(kResourceTexts, c.local, xs_, r)) xs_.skip();
+    doc_.resources.push_back(r);
+  }
+
+  void area() {
+    AreaDoc a;
+    a.polygons.b = at(doc_.polygons.size());
+    a.circles.b = at(doc_.circles.size());
+    a.geocodes.b = at(doc_.geocodes.size());
+    XmlStart c;
+    while (xs_.child(c)) {
+      if (sameName(c.local, "polygon")) doc_.polygons.push_back(xs_.text());
+      else if (sameName(c.local, "circle")) doc_.circles.push_back(xs_.text());
+      else if (sameName(c.local, "geocode")) doc_.geocodes.push_back(pair());
+      else if (!takeText(kAreaTexts, c.local, xs_, a)) xs_.skip();
+    }
+    a.polygons.e = at(doc_.polygons.size());
+    a.circles.e = at(doc_.circles.size());
+    a.geocodes.e = at(doc_.geocodes.size());
+    doc_.areas.push_back(a);
+  }
+
+  XmlStream& xs_;
+  AlertDoc& doc_;
+};
+
+void setPairs(capnp::List<schema::KeyValue>::Builder list, const std::vector<KV>& kvs, Range r) {
+  for (uint32_t i = r.b; i < r.e; ++i) {
+    auto e = list[i - r.b];
+    putText(kvs[i].key, [&](unsigned n) { return e.initKey(n); });
+    putText(kvs[i].value, [&](unsigned n) { return e.initValue(n); });
   }
 }
 
+// The message builder: maps a collected AlertDoc to the Message, checking every value and reporting each
+// problem with its element path (the n-th element of its name under its parent, 1-based).
 class CapMapper {
  public:
   // ring_ starts with room for a typical polygon (NWS/ECCC send 4-30 points) so it rarely grows.
-  CapMapper(Reporter& rep) : rep_(rep) {
-    ring_.reserve(64);
-    pairs_.reserve(16);
-  }
+  CapMapper(Reporter& rep, const AlertDoc& doc) : rep_(rep), doc_(doc) { ring_.reserve(64); }
 
-  void mapAlert(const pugi::xml_node& alert, Message::Builder m) {
+  void mapAlert(Message::Builder m) {
     const std::string base = "alert";
-    Kids kids(alert);
-    auto required = [&](std::string_view name) -> std::string_view {
-      auto v = kids.text(name);
+    auto required = [&](std::string_view v, std::string_view name) -> std::string_view {
       if (v.empty()) rep_.error(base + "/" + std::string(name), std::string(name), "", "required element missing or empty");
       return v;
     };
-    auto id = required("identifier");
+    auto id = required(doc_.identifier, "identifier");
     if (!id.empty()) {
       if (id.find_first_of(" \t\r\n,<&") != std::string_view::npos)
         rep_.error(base + "/identifier", "identifier", id, "contains whitespace, ',', '<' or '&' (not allowed by CAP)");
       else if (id.size() > 200)
         rep_.error(base + "/identifier", "identifier", id, "longer than 200 bytes");
       else
-        m.setId(capText(id));
+        putText(id, [&](unsigned n) { return m.initId(n); });
     }
-    auto sender = required("sender");
+    auto sender = required(doc_.sender, "sender");
     rep_.result.capSender = std::string(sender);
-    auto sent = required("sent");
+    auto sent = required(doc_.sent, "sent");
     int64_t sentMs = 0;
     if (!sent.empty()) {
       if (parseCapTime(sent, sentMs)) m.setSentMs(sentMs);
       else rep_.error(base + "/sent", "sent", sent, "not an ISO 8601 date-time with offset");
     }
-    auto status = required("status");
+    auto status = required(doc_.status, "status");
     if (!status.empty()) {
       if (auto s = lookup(kStatus, status)) m.setStatus(*s);
       else rep_.error(base + "/status", "status", status, "not Actual, Exercise, System, Test or Draft");
     }
-    auto type = required("msgType");
+    auto type = required(doc_.msgType, "msgType");
     if (!type.empty()) {
       if (auto t = lookup(kMsgType, type)) m.setMsgType(*t);
       else rep_.error(base + "/msgType", "msgType", type, "not Alert, Update, Cancel, Ack or Error");
     }
-    auto scope = required("scope");
+    auto scope = required(doc_.scope, "scope");
     if (!scope.empty() && !iequals(scope, "Public") && !iequals(scope, "Restricted") && !iequals(scope, "Private"))
       rep_.error(base + "/scope", "scope", scope, "not Public, Restricted or Private");
-    auto refsNode = kids.first("references");
-    size_t refCount = refsNode ? mapReferences(refsNode, m) : 0;
+    size_t refCount = doc_.references.data() ? mapReferences(doc_.references, m) : 0;
     auto t = m.getMsgType();
     if ((t == schema::MsgType::UPDATE || t == schema::MsgType::CANCEL) && refCount == 0)
-      rep_.error(base + "/references", "references", textOf(refsNode),
+      rep_.error(base + "/references", "references", doc_.references,
                  std::string(t == schema::MsgType::UPDATE ? "an Update" : "a Cancel") +
                      " without a usable sender,identifier,sent reference: cannot tell what it " +
                      (t == schema::MsgType::UPDATE ? "replaces" : "withdraws"));
-    auto incidents = kids.text("incidents");
-    if (!incidents.empty()) m.setIncident(capText(incidents));
+    if (!doc_.incidents.empty()) putText(doc_.incidents, [&](unsigned n) { return m.initIncident(n); });
 
-    size_t infoCount = kids.count("info");
+    const size_t infoCount = doc_.infos.size();
     if (infoCount == 0 && t == schema::MsgType::CANCEL) {
       // A Cancel may carry no info (IPAWS sends them so): it withdraws what its references name.
       m.getPayload().initWarning(0);
@@ -526,22 +552,17 @@ class CapMapper {
     }
     if (infoCount == 0) rep_.error(base + "/info", "info", "", "no <info>: alertbus needs at least one info per warning");
     auto list = m.getPayload().initWarning(static_cast<unsigned>(infoCount));
-    unsigned i = 0;
-    kids.each("info", [&](const pugi::xml_node& n) {
-      mapInfo(n, i, list[i]);
-      ++i;
-    });
+    for (unsigned i = 0; i < infoCount; ++i) mapInfo(doc_.infos[i], i, list[i]);
   }
 
  private:
   // Returns the number of references kept.
-  size_t mapReferences(const pugi::xml_node& refsNode, Message::Builder m) {
+  size_t mapReferences(std::string_view text, Message::Builder m) {
     struct Ref {
       std::string_view sender, id;
       int64_t sentMs;
     };
     std::vector<Ref> refs;
-    auto text = textOf(refsNode);
     forEachToken(text, [&](std::string_view tok) {
       size_t c1 = tok.find(','), c2 = c1 == std::string_view::npos ? c1 : tok.find(',', c1 + 1);
       if (c2 == std::string_view::npos || tok.find(',', c2 + 1) != std::string_view::npos) {
@@ -566,8 +587,8 @@ class CapMapper {
     auto list = m.initReferences(static_cast<unsigned>(refs.size()));
     for (size_t i = 0; i < refs.size(); ++i) {
       auto e = list[static_cast<unsigned>(i)];
-      e.setSender(capText(refs[i].sender));
-      e.setId(capText(refs[i].id));
+      putText(refs[i].sender, [&](unsigned n) { return e.initSender(n); });
+      putText(refs[i].id, [&](unsigned n) { return e.initId(n); });
       e.setSentMs(refs[i].sentMs);
     }
     return refs.size();
@@ -576,8 +597,7 @@ class CapMapper {
   static std::string infoPos(unsigned info) { return "alert/info[" + std::to_string(info + 1) + "]"; }
 
   template <typename E, size_t N>
-  E enumField(const Kids& kids, unsigned info, std::string_view name, const Word<E> (&table)[N]) {
-    auto v = kids.text(name);
+  E enumField(std::string_view v, unsigned info, std::string_view name, const Word<E> (&table)[N]) {
     if (v.empty()) {
       rep_.warn(infoPos(info) + "/" + std::string(name), std::string(name), "", "missing; left unspecified");
       return E{};
@@ -587,8 +607,7 @@ class CapMapper {
     return E{};
   }
 
-  int64_t timeField(const Kids& kids, unsigned info, std::string_view name) {
-    auto v = kids.text(name);
+  int64_t timeField(std::string_view v, unsigned info, std::string_view name) {
     if (v.empty()) return 0;
     int64_t ms = 0;
     if (parseCapTime(v, ms)) return ms;
@@ -597,37 +616,41 @@ class CapMapper {
     return 0;
   }
 
-  void mapInfo(const pugi::xml_node& info, unsigned infoIdx, schema::Info::Builder out) {
-    Kids kids(info);
-    auto lang = kids.text("language");
-    out.setLanguage(lang.empty() ? capnp::Text::Reader("en-US") : capText(lang));
-
-    schema::Category cats[16];
-    size_t nCats = 0, catIdx = 0;
-    std::vector<schema::Category> moreCats;
-    kids.each("category", [&](const pugi::xml_node& n) {
-      if (auto c = lookup(kCategory, textOf(n))) {
-        if (nCats < 16) cats[nCats++] = *c;
-        else moreCats.push_back(*c);
+  // The words of `words[r.b, r.e)` that `table` knows, into a list of their enum; each other one dropped with
+  // a warning naming it ("alert/info[1]/category[3]").
+  template <typename E, size_t N, typename L>
+  void enumList(const std::vector<std::string_view>& words, Range r, const Word<E> (&table)[N], unsigned infoIdx,
+                std::string_view name, std::string_view what, L init) {
+    E known[32];  // more than CAP has words for; past that the rest are simply not listed twice
+    size_t n = 0;
+    for (uint32_t i = r.b; i < r.e; ++i) {
+      if (auto e = lookup(table, words[i])) {
+        if (n < 32) known[n++] = *e;
       } else {
-        rep_.warn(indexed(infoPos(infoIdx), "category", catIdx), "category", textOf(n), "unknown category; dropped");
+        rep_.warn(indexed(infoPos(infoIdx), name, i - r.b), std::string(name), words[i],
+                  "unknown " + std::string(what) + "; dropped");
       }
-      ++catIdx;
-    });
-    auto catList = out.initCategories(static_cast<unsigned>(nCats + moreCats.size()));
-    for (size_t i = 0; i < nCats; ++i) catList.set(static_cast<unsigned>(i), cats[i]);
-    for (size_t i = 0; i < moreCats.size(); ++i) catList.set(static_cast<unsigned>(nCats + i), moreCats[i]);
+    }
+    auto list = init(static_cast<unsigned>(n));
+    for (size_t i = 0; i < n; ++i) list.set(static_cast<unsigned>(i), known[i]);
+  }
 
-    auto event = kids.text("event");
-    out.setEvent(capText(event));
-    auto& codes = pairs_;
-    valuePairs(kids, "eventCode", codes);
-    setPairs(out.initEventCodes(static_cast<unsigned>(codes.size())), codes);
+  void mapInfo(const InfoDoc& in, unsigned infoIdx, schema::Info::Builder out) {
+    putText(in.language.empty() ? std::string_view("en-US") : in.language, [&](unsigned n) { return out.initLanguage(n); });
+    enumList(doc_.categories, in.categories, kCategory, infoIdx, "category", "category",
+             [&](unsigned n) { return out.initCategories(n); });
+
+    const std::string_view event = in.event;
+    putText(event, [&](unsigned n) { return out.initEvent(n); });
+    setPairs(out.initEventCodes(static_cast<unsigned>(in.eventCodes.size())), doc_.eventCodes, in.eventCodes);
     std::string_view code;
     for (auto pref : kEventCodePreference)
-      for (auto& kv : codes)
+      for (uint32_t i = in.eventCodes.b; i < in.eventCodes.e; ++i) {
+        const KV& kv = doc_.eventCodes[i];
         if (code.empty() && iequals(kv.key, pref) && !kv.value.empty()) code = kv.value;
-    for (auto& kv : codes) {
+      }
+    for (uint32_t i = in.eventCodes.b; i < in.eventCodes.e; ++i) {
+      const KV& kv = doc_.eventCodes[i];
       bool metadata = false;
       for (auto name : kEventCodeMetadata) metadata = metadata || iequals(kv.key, name);
       if (code.empty() && !metadata && !kv.value.empty()) code = kv.value;
@@ -643,76 +666,53 @@ class CapMapper {
       code = lowered;
     }
     if (code.empty()) rep_.error(infoPos(infoIdx) + "/event", "event", "", "no eventCode and no event text: cannot route");
-    out.setEventCode(capText(code));
+    putText(code, [&](unsigned n) { return out.initEventCode(n); });
 
-    schema::ResponseType rts[16];  // like categories: on the stack, the (never seen) rest in a vector
-    size_t nRts = 0, rtIdx = 0;
-    std::vector<schema::ResponseType> moreRts;
-    kids.each("responseType", [&](const pugi::xml_node& n) {
-      if (auto r = lookup(kResponse, textOf(n))) {
-        if (nRts < 16) rts[nRts++] = *r;
-        else moreRts.push_back(*r);
-      } else {
-        rep_.warn(indexed(infoPos(infoIdx), "responseType", rtIdx), "responseType", textOf(n), "unknown responseType; dropped");
-      }
-      ++rtIdx;
-    });
-    auto rtList = out.initResponseTypes(static_cast<unsigned>(nRts + moreRts.size()));
-    for (size_t i = 0; i < nRts; ++i) rtList.set(static_cast<unsigned>(i), rts[i]);
-    for (size_t i = 0; i < moreRts.size(); ++i) rtList.set(static_cast<unsigned>(nRts + i), moreRts[i]);
+    enumList(doc_.responseTypes, in.responseTypes, kResponse, infoIdx, "responseType", "responseType",
+             [&](unsigned n) { return out.initResponseTypes(n); });
 
-    out.setUrgency(enumField(kids, infoIdx, "urgency", kUrgency));
-    auto severity = enumField(kids, infoIdx, "severity", kSeverity);
+    out.setUrgency(enumField(in.urgency, infoIdx, "urgency", kUrgency));
+    auto severity = enumField(in.severity, infoIdx, "severity", kSeverity);
     out.setSeverity(severity);
-    out.setCertainty(enumField(kids, infoIdx, "certainty", kCertainty));
-    out.setAudience(capText(kids.text("audience")));
-    out.setEffectiveMs(timeField(kids, infoIdx, "effective"));
-    out.setOnsetMs(timeField(kids, infoIdx, "onset"));
-    out.setExpiresMs(timeField(kids, infoIdx, "expires"));
-    out.setSenderName(capText(kids.text("senderName")));
-    out.setHeadline(capText(kids.text("headline")));
-    out.setDescription(capText(kids.text("description")));
-    out.setInstruction(capText(kids.text("instruction")));
-    out.setWeb(capText(kids.text("web")));
-    out.setContact(capText(kids.text("contact")));
+    out.setCertainty(enumField(in.certainty, infoIdx, "certainty", kCertainty));
+    putText(in.audience, [&](unsigned n) { return out.initAudience(n); });
+    out.setEffectiveMs(timeField(in.effective, infoIdx, "effective"));
+    out.setOnsetMs(timeField(in.onset, infoIdx, "onset"));
+    out.setExpiresMs(timeField(in.expires, infoIdx, "expires"));
+    putText(in.senderName, [&](unsigned n) { return out.initSenderName(n); });
+    putText(in.headline, [&](unsigned n) { return out.initHeadline(n); });
+    putText(in.description, [&](unsigned n) { return out.initDescription(n); });
+    putText(in.instruction, [&](unsigned n) { return out.initInstruction(n); });
+    putText(in.web, [&](unsigned n) { return out.initWeb(n); });
+    putText(in.contact, [&](unsigned n) { return out.initContact(n); });
 
-    auto& params = pairs_;  // the eventCodes are done with
-    valuePairs(kids, "parameter", params);
-    setPairs(out.initParameters(static_cast<unsigned>(params.size())), params);
+    setPairs(out.initParameters(static_cast<unsigned>(in.parameters.size())), doc_.parameters, in.parameters);
     schema::Colour colour = schema::Colour::UNSPECIFIED;
-    for (auto& kv : params) {
-      if (colour != schema::Colour::UNSPECIFIED) break;
+    for (uint32_t i = in.parameters.b; i < in.parameters.e && colour == schema::Colour::UNSPECIFIED; ++i)
       for (auto name : kColourParamNames)
-        if (iequals(kv.key, name)) colour = colourFromParam(kv.value);
-    }
+        if (iequals(doc_.parameters[i].key, name)) colour = colourFromParam(doc_.parameters[i].value);
     if (colour == schema::Colour::UNSPECIFIED) colour = colourFromSeverity(severity);
     out.setColour(colour);
 
-    auto resList = out.initResources(static_cast<unsigned>(kids.count("resource")));
-    unsigned resIdx = 0;
-    kids.each("resource", [&](const pugi::xml_node& r) {
-      Kids rk(r);
-      auto o = resList[resIdx];
-      o.setDescription(capText(rk.text("resourceDesc")));
-      o.setMimeType(capText(rk.text("mimeType")));
-      auto size = rk.text("size");
-      if (!size.empty()) {
+    auto resList = out.initResources(static_cast<unsigned>(in.resources.size()));
+    for (uint32_t i = in.resources.b; i < in.resources.e; ++i) {
+      const ResourceDoc& r = doc_.resources[i];
+      auto o = resList[i - in.resources.b];
+      putText(r.desc, [&](unsigned n) { return o.initDescription(n); });
+      putText(r.mimeType, [&](unsigned n) { return o.initMimeType(n); });
+      if (!r.size.empty()) {
         uint64_t n = 0;
-        auto [p, ec] = std::from_chars(size.data(), size.data() + size.size(), n);
-        if (ec == std::errc() && p == size.data() + size.size()) o.setSizeBytes(n);
-        else rep_.warn(indexed(infoPos(infoIdx), "resource", resIdx) + "/size", "size", size, "not a byte count; left 0");
+        auto [p, ec] = std::from_chars(r.size.data(), r.size.data() + r.size.size(), n);
+        if (ec == std::errc() && p == r.size.data() + r.size.size()) o.setSizeBytes(n);
+        else rep_.warn(indexed(infoPos(infoIdx), "resource", i - in.resources.b) + "/size", "size", r.size, "not a byte count; left 0");
       }
-      o.setUri(capText(rk.text("uri")));
-      o.setDigest(capText(rk.text("digest")));
-      ++resIdx;
-    });
+      putText(r.uri, [&](unsigned n) { return o.initUri(n); });
+      putText(r.digest, [&](unsigned n) { return o.initDigest(n); });
+    }
 
-    auto areaList = out.initAreas(static_cast<unsigned>(kids.count("area")));
-    unsigned areaIdx = 0;
-    kids.each("area", [&](const pugi::xml_node& a) {
-      mapArea(a, infoIdx, areaIdx, areaList[areaIdx]);
-      ++areaIdx;
-    });
+    auto areaList = out.initAreas(static_cast<unsigned>(in.areas.size()));
+    for (uint32_t i = in.areas.b; i < in.areas.e; ++i)
+      mapArea(doc_.areas[i], infoIdx, i - in.areas.b, areaList[i - in.areas.b]);
   }
 
   struct Pt {
@@ -749,27 +749,31 @@ class CapMapper {
   }
 
   // The ring of a well-formed polygon in one pass; false as soon as anything is unusual (the careful path
-  // then runs and names the problem). `text` must be a trimmed view of a NUL-terminated string (textOf):
-  // the byte after it is whitespace or the NUL, which stops every scan, so scanNumber needs no bounds.
+  // then runs and names the problem). `text` must come from XmlStream::text: trimmed, and the byte after it
+  // is whitespace, '<' (in the document) or a NUL (in the arena), which stops every scan, so scanNumber
+  // needs no bounds.
   static bool scanRing(std::string_view text, std::vector<Pt>& ring) {
     ring.clear();
     const char* p = text.data();
     const char* const e = p + text.size();
-    if (p == nullptr || (*e != '\0' && !isWs(*e))) return false;  // not as promised: the careful path
+    if (p == nullptr || (*e != '\0' && *e != '<' && !isWs(*e))) return false;  // not as promised: careful path
     for (;;) {
       while (p < e && isWs(*p)) ++p;
       if (p == e) return true;
-      Pt pt;
-      p = scanNumber(p, pt.lat);
+      double lat, lon;  // in registers: a Pt on the stack, stored as two doubles and loaded as one 16-byte
+                        // value by push_back, stalled on store forwarding (measured: a third of the time here)
+      p = scanNumber(p, lat);
       if (!p || *p != ',') return false;
-      p = scanNumber(p + 1, pt.lon);
+      p = scanNumber(p + 1, lon);
       // p <= e: the scans stop at *e at the latest.
-      if (!p || (p < e && !isWs(*p)) || !inRange(pt.lat, pt.lon)) return false;
-      ring.push_back(pt);
+      if (!p || (p < e && !isWs(*p)) || !inRange(lat, lon)) return false;
+      Pt& slot = ring.emplace_back();
+      slot.lat = lat;
+      slot.lon = lon;
     }
   }
 
-  // Parses the ring into `ring`; false (with a warning) when the polygon is unusable. `text` comes from textOf
+  // Parses the ring into `ring`; false (with a warning) when the polygon is unusable. `text` comes from XmlStream::text
   // (scanRing relies on the byte after it).
   bool parsePolygon(std::string_view text, unsigned info, unsigned area, size_t idx, std::vector<Pt>& ring) {
     if (!text.empty() && scanRing(text, ring) && ring.size() >= 4 && ring.front().lat == ring.back().lat &&
@@ -811,8 +815,7 @@ class CapMapper {
     Pt c;
     double r;
   };
-  double feetField(const Kids& kids, unsigned info, unsigned area, std::string_view name) {
-    auto v = kids.text(name);
+  double feetField(std::string_view v, unsigned info, unsigned area, std::string_view name) {
     double ft = 0;
     if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
     if (parseDouble(v, ft)) return ft * kMetresPerFoot;
@@ -847,46 +850,39 @@ class CapMapper {
     }
   }
 
-  void mapArea(const pugi::xml_node& area, unsigned info, unsigned areaIdx, schema::Area::Builder out) {
-    Kids kids(area);
-    out.setDescription(capText(kids.text("areaDesc")));
-    size_t nPoly = kids.count("polygon");
-    if (nPoly == 1) {
+  void mapArea(const AreaDoc& a, unsigned info, unsigned areaIdx, schema::Area::Builder out) {
+    putText(a.desc, [&](unsigned n) { return out.initDescription(n); });
+    if (a.polygons.size() == 1) {
       // The common case: parse straight into the message.
-      if (parsePolygon(kids.text("polygon"), info, areaIdx, 0, ring_)) {
+      if (parsePolygon(doc_.polygons[a.polygons.b], info, areaIdx, 0, ring_)) {
         setPoints(out.initPolygons(1)[0].initPoints(static_cast<unsigned>(ring_.size())), ring_);
       } else {
         out.initPolygons(0);
       }
     } else {
       std::vector<std::vector<Pt>> polys;
-      size_t polyIdx = 0;
-      kids.each("polygon", [&](const pugi::xml_node& n) {
-        if (parsePolygon(textOf(n), info, areaIdx, polyIdx, ring_)) polys.push_back(ring_);
-        ++polyIdx;
-      });
+      for (uint32_t i = a.polygons.b; i < a.polygons.e; ++i)
+        if (parsePolygon(doc_.polygons[i], info, areaIdx, i - a.polygons.b, ring_)) polys.push_back(ring_);
       auto pl = out.initPolygons(static_cast<unsigned>(polys.size()));
       for (size_t i = 0; i < polys.size(); ++i) {
         setPoints(pl[static_cast<unsigned>(i)].initPoints(static_cast<unsigned>(polys[i].size())), polys[i]);
       }
     }
     std::vector<Circ> circles;
-    size_t circIdx = 0;
-    kids.each("circle", [&](const pugi::xml_node& n) {
-      auto text = textOf(n);
+    for (uint32_t i = a.circles.b; i < a.circles.e; ++i) {
+      const std::string_view text = doc_.circles[i];
       auto parts = splitWs(text);
       Circ c{};
       if (parts.size() != 2 || !parseLatLon(parts[0], c.c.lat, c.c.lon) || !parseDouble(parts[1], c.r)) {
-        rep_.warn(indexed(areaPos(info, areaIdx), "circle", circIdx), "circle", text,
+        rep_.warn(indexed(areaPos(info, areaIdx), "circle", i - a.circles.b), "circle", text,
                   "not \"lat,lon radius_km\"; circle dropped");
       } else if (!inRange(c.c.lat, c.c.lon) || c.r < 0 || c.r > 20000) {
-        rep_.warn(indexed(areaPos(info, areaIdx), "circle", circIdx), "circle", text,
+        rep_.warn(indexed(areaPos(info, areaIdx), "circle", i - a.circles.b), "circle", text,
                   "centre or radius out of range; circle dropped");
       } else {
         circles.push_back(c);
       }
-      ++circIdx;
-    });
+    }
     auto cl = out.initCircles(static_cast<unsigned>(circles.size()));
     for (size_t i = 0; i < circles.size(); ++i) {
       auto c = cl[static_cast<unsigned>(i)];
@@ -894,9 +890,7 @@ class CapMapper {
       c.getCenter().setLon(circles[i].c.lon);
       c.setRadiusKm(circles[i].r);
     }
-    auto& geocodes = pairs_;
-    valuePairs(kids, "geocode", geocodes);
-    setPairs(out.initGeocodes(static_cast<unsigned>(geocodes.size())), geocodes);
+    setPairs(out.initGeocodes(static_cast<unsigned>(a.geocodes.size())), doc_.geocodes, a.geocodes);
     // Two passes over the geocodes (count, then fill the list of exactly that size) instead of collecting
     // the codes in a scratch array first.
     auto isAdminName = [](std::string_view key) {
@@ -905,26 +899,28 @@ class CapMapper {
       return false;
     };
     size_t nAdmin = 0;
-    for (size_t i = 0; i < geocodes.size(); ++i) {
-      if (!isAdminName(geocodes[i].key)) continue;
-      if (isAdminCode(geocodes[i].value)) ++nAdmin;
+    for (uint32_t i = a.geocodes.b; i < a.geocodes.e; ++i) {
+      const KV& g = doc_.geocodes[i];
+      if (!isAdminName(g.key)) continue;
+      if (isAdminCode(g.value)) ++nAdmin;
       else
-        rep_.warn(indexed(areaPos(info, areaIdx), "geocode", i), "geocode", geocodes[i].value,
+        rep_.warn(indexed(areaPos(info, areaIdx), "geocode", i - a.geocodes.b), "geocode", g.value,
                   "GB/T 2260 code must be 6 or 12 digits; not an adminCode");
     }
     auto al = out.initAdminCodes(static_cast<unsigned>(nAdmin));
     unsigned k = 0;
-    for (auto& g : geocodes)
-      if (k < nAdmin && isAdminCode(g.value) && isAdminName(g.key)) al.set(k++, capText(g.value));
-    out.setAltitudeM(feetField(kids, info, areaIdx, "altitude"));
-    out.setCeilingM(feetField(kids, info, areaIdx, "ceiling"));
+    for (uint32_t i = a.geocodes.b; i < a.geocodes.e; ++i) {
+      const KV& g = doc_.geocodes[i];
+      if (k < nAdmin && isAdminCode(g.value) && isAdminName(g.key)) putText(g.value, [&](unsigned n) { return al.init(k++, n); });
+    }
+    out.setAltitudeM(feetField(a.altitude, info, areaIdx, "altitude"));
+    out.setCeilingM(feetField(a.ceiling, info, areaIdx, "ceiling"));
   }
 
   Reporter& rep_;
+  const AlertDoc& doc_;
   std::vector<Pt> ring_;  // reused across polygons
-  std::vector<KV> pairs_;  // eventCodes, then parameters, then each area's geocodes: one in use at a time
 };
-
 // True if the bytes contain "<!DOCTYPE" or "<!ENTITY". Markup declarations are ASCII in every ASCII-compatible
 // encoding; UTF-16/32 documents are checked on the parsed tree instead (parse_doctype). Scans for '!' (rare in
 // XML: comments, CDATA) rather than '<' (everywhere), so the check costs a memchr over the input.
@@ -1150,6 +1146,88 @@ bool loadXml(std::string_view xml, std::string_view source, size_t maxBytes, pug
   return true;
 }
 
+namespace {
+
+bool isLatin1Name(const std::string& enc) {
+  return enc == "iso-8859-1" || enc == "iso8859-1" || enc == "iso_8859-1" || enc == "latin1" || enc == "latin-1" ||
+         enc == "l1";
+}
+
+void latin1ToUtf8(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size() * 2);
+  for (char ch : in) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80) {
+      out.push_back(ch);
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+}
+
+// `xml` as UTF-8 without a byte-order mark: a view of `xml` itself when it is UTF-8 already (nearly always),
+// else converted into `buf`. The encoding is found as pugixml finds it (loadXml): a BOM, or the zero bytes of
+// UTF-16/32 around the first '<', then the XML declaration (GB2312/GBK/CP936/GB18030 through iconv as
+// GB18030, ISO-8859-1/latin1); everything else is taken as UTF-8, and text that is not valid UTF-8 is
+// decoded as ISO-8859-1 with a warning (Latin-1 mislabelled as UTF-8 is common). False with an error in
+// `problems` when the bytes are not what the BOM or declaration says.
+bool documentAsUtf8(std::string_view xml, std::string_view source, std::string& buf, std::string_view& out,
+                    std::vector<CapProblem>& problems) {
+  auto problem = [&](CapProblem::Level level, std::string pos, std::string value, std::string reason) {
+    problems.push_back(CapProblem{level, std::string(source), std::move(pos), "encoding", std::move(value), std::move(reason)});
+  };
+  auto convert = [&](std::string_view bytes, const char* code) {
+    size_t badAt = 0;
+    if (iconvToUtf8(bytes, code, buf, badAt)) {
+      out = buf;
+      return true;
+    }
+    problem(CapProblem::Level::error, "offset " + std::to_string(badAt + static_cast<size_t>(bytes.data() - xml.data())),
+            code, std::string("the bytes are not valid ") + code);
+    return false;
+  };
+  auto b = [&](size_t i) { return i < xml.size() ? static_cast<unsigned char>(xml[i]) : 0x100u; };
+  if (b(0) == 0x00 && b(1) == 0x00 && b(2) == 0xFE && b(3) == 0xFF) return convert(xml.substr(4), "UTF-32BE");
+  if (b(0) == 0xFF && b(1) == 0xFE && b(2) == 0x00 && b(3) == 0x00) return convert(xml.substr(4), "UTF-32LE");
+  if (b(0) == 0xFE && b(1) == 0xFF) return convert(xml.substr(2), "UTF-16BE");
+  if (b(0) == 0xFF && b(1) == 0xFE) return convert(xml.substr(2), "UTF-16LE");
+  if (b(0) == 0x00 && b(1) == 0x00 && b(2) == 0x00 && b(3) == 0x3C) return convert(xml, "UTF-32BE");
+  if (b(0) == 0x3C && b(1) == 0x00 && b(2) == 0x00 && b(3) == 0x00) return convert(xml, "UTF-32LE");
+  if (b(0) == 0x00 && b(1) == 0x3C) return convert(xml, "UTF-16BE");
+  if (b(0) == 0x3C && b(1) == 0x00) return convert(xml, "UTF-16LE");
+  const std::string enc = declaredEncoding(xml);
+  std::string_view body = xml.substr(0, 3) == "\xEF\xBB\xBF" ? xml.substr(3) : xml;
+  if (isGbEncoding(enc)) {
+    size_t badAt = 0;
+    if (!gb18030ToUtf8(body, buf, badAt)) {
+      problems.push_back(CapProblem{CapProblem::Level::error, std::string(source),
+                                    "offset " + std::to_string(badAt + static_cast<size_t>(body.data() - xml.data())),
+                                    "encoding", enc, "declared " + enc + " but the bytes are not valid GB18030"});
+      return false;
+    }
+    out = buf;
+    return true;
+  }
+  if (isLatin1Name(enc)) {
+    latin1ToUtf8(body, buf);
+    out = buf;
+    return true;
+  }
+  if (!isValidUtf8(body)) {
+    problem(CapProblem::Level::warning, "document", enc.empty() ? "UTF-8" : enc,
+            "not valid UTF-8 text; decoded as ISO-8859-1");
+    latin1ToUtf8(body, buf);
+    out = buf;
+    return true;
+  }
+  out = body;
+  return true;
+}
+
+}  // namespace
+
 CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out) {
   CapResult result;
   Reporter rep{result, source};
@@ -1158,35 +1236,59 @@ CapResult parseCap(std::string_view xml, std::string_view source, int64_t receiv
   prov.setContentType("application/cap+xml");
   prov.setSource(std::string(source));
   prov.setReceivedMs(receivedMs);
-  if (xml.size() <= kMaxCapBytes)
-    prov.setOriginal(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(xml.data()), xml.size()));
-
-  tlTextNeedsCleaning = mayNeedCleaning(xml);
-  pugi::xml_document doc;
-  if (!loadXml(xml, source, kMaxCapBytes, doc, result.problems)) return result;
-
-  auto root = doc.document_element();
-  if (localName(root) != "alert") {
-    rep.error(root.name(), "alert", root.name(), "root element is not a CAP <alert>");
+  auto fail = [&](std::string pos, std::string field, std::string_view value, std::string reason) {
+    rep.error(std::move(pos), std::move(field), value, std::move(reason));
     return result;
+  };
+  if (xml.size() > kMaxCapBytes)
+    return fail("document", "size", std::to_string(xml.size()) + " bytes",
+                "larger than " + std::to_string(kMaxCapBytes) + " bytes; not parsed");
+  prov.setOriginal(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(xml.data()), xml.size()));
+  if (hasDtdDeclaration(xml))
+    return fail("document", "DOCTYPE", "", "DTDs and entity declarations are refused (XXE); not parsed");
+
+  std::string converted;  // only for documents not in UTF-8
+  std::string_view text;
+  if (!documentAsUtf8(xml, source, converted, text, result.problems)) return result;
+
+  // One arena and one AlertDoc per thread, reused: a document allocates nothing here once they have grown
+  // (the arena keeps the capacity of the largest document seen, at most kMaxCapBytes + 64).
+  thread_local std::string arena;
+  thread_local AlertDoc doc;
+  doc.clear();
+  XmlStream xs(text, arena);
+  auto malformed = [&] {
+    const size_t at = std::min(xs.errorOffset(), text.size());
+    if (xs.refusedDtd())
+      return fail("offset " + std::to_string(at), "DOCTYPE", text.substr(at, 40),
+                  "DTDs and entity declarations are refused (XXE); not parsed");
+    return fail("offset " + std::to_string(at), "xml", text.substr(at, 40), "malformed XML: " + xs.error());
+  };
+  XmlStart root;
+  if (!xs.root(root)) return malformed();
+  if (root.local != "alert") {
+    if (!xs.finish()) return malformed();
+    return fail(std::string(root.qname), "alert", root.qname, "root element is not a CAP <alert>");
   }
-  const std::string_view ns = namespaceView(root);
+  const size_t colon = root.qname.size() - root.local.size();  // prefix plus ':' (0 without a prefix)
+  const std::string nsAttr = colon ? "xmlns:" + std::string(root.qname.substr(0, colon - 1)) : "xmlns";
+  bool declared = false;
+  const std::string ns(xs.attribute(nsAttr, declared));
   constexpr std::string_view kNsPrefix = "urn:oasis:names:tc:emergency:cap:";
-  std::string_view nsv = ns;
-  if (nsv.substr(0, kNsPrefix.size()) == kNsPrefix &&
-      (nsv.substr(kNsPrefix.size()) == "1.0" || nsv.substr(kNsPrefix.size()) == "1.1" ||
-       nsv.substr(kNsPrefix.size()) == "1.2")) {
-    result.capVersion = std::string(nsv.substr(kNsPrefix.size()));
-  } else {
-    std::string_view rootName = root.name();
-    size_t colon = rootName.find(':');
-    rep.error("alert", colon == std::string_view::npos ? "xmlns" : "xmlns:" + std::string(rootName.substr(0, colon)),
-              ns, "not a CAP 1.0, 1.1 or 1.2 namespace");
-    return result;
+  const std::string_view nsv = ns;
+  const bool capNs = nsv.substr(0, kNsPrefix.size()) == kNsPrefix &&
+                     (nsv.substr(kNsPrefix.size()) == "1.0" || nsv.substr(kNsPrefix.size()) == "1.1" ||
+                      nsv.substr(kNsPrefix.size()) == "1.2");
+  if (!capNs) {
+    if (!xs.finish()) return malformed();
+    return fail("alert", nsAttr, ns, "not a CAP 1.0, 1.1 or 1.2 namespace");
   }
+  result.capVersion = std::string(nsv.substr(kNsPrefix.size()));
 
-  CapMapper mapper(rep);
-  mapper.mapAlert(root, m);
+  CapCollector(xs, doc).alert();
+  if (!xs.finish()) return malformed();
+  tlTextNeedsCleaning = xs.textNeedsCleaning();
+  CapMapper(rep, doc).mapAlert(m);
   result.accepted = result.errorCount() == 0;
   return result;
 }

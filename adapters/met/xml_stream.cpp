@@ -1,0 +1,525 @@
+// The pull reader of xml_stream.h. One pointer walks the document once; markup is recognised by its first
+// bytes, text is scanned with a byte table and copied into the caller's arena in runs. Every failure goes
+// through fail(), which records the first problem and makes every later call a no-op.
+#include "adapters/met/xml_stream.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace alertbus::met {
+namespace {
+
+bool isWs(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Name characters as pugixml has them: ASCII letters, '_', ':' and every byte of a multi-byte UTF-8 character
+// start a name; digits, '-' and '.' may follow.
+struct NameTable {
+  bool start[256] = {}, rest[256] = {}, textStop[256] = {};
+  constexpr NameTable() {
+    for (int c = 0; c < 256; ++c) {
+      start[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || c >= 0x80;
+      rest[c] = start[c] || (c >= '0' && c <= '9') || c == '-' || c == '.';
+    }
+    // Text runs stop at markup, references, CRs, and the control characters XML text may not carry
+    // (C0 except tab and LF, and DEL): those are kept but flagged (textNeedsCleaning).
+    for (int c = 0; c < 0x20; ++c) textStop[c] = c != '\t' && c != '\n';
+    textStop['<'] = textStop['&'] = textStop[0x7f] = true;
+  }
+};
+constexpr NameTable kTab;
+
+// The first byte at or after `q` (before `e`) that ends a plain text run (textStop), or `e`. Sixteen bytes at
+// a time with SSE2 (every x86-64 has it): descriptions are long runs of ASCII and CJK, and a byte-table loop
+// was most of the reader's time on them.
+const char* textRunEnd(const char* q, const char* e) {
+#if defined(__SSE2__)
+  const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&'), del = _mm_set1_epi8(0x7f);
+  const __m128i c1f = _mm_set1_epi8(0x1f), tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n');
+  while (e - q >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    // Bytes <= 0x1F (unsigned: v == min(v, 0x1F)) other than tab and LF, then '<', '&' and DEL.
+    const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);
+    const __m128i ok = _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf));
+    const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, amp)),
+                                      _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_andnot_si128(ok, low)));
+    if (const int m = _mm_movemask_epi8(stop)) return q + __builtin_ctz(static_cast<unsigned>(m));
+    q += 16;
+  }
+#endif
+  while (q < e && !kTab.textStop[static_cast<unsigned char>(*q)]) ++q;
+  return q;
+}
+
+bool nameStart(char c) { return kTab.start[static_cast<unsigned char>(c)]; }
+bool nameRest(char c) { return kTab.rest[static_cast<unsigned char>(c)]; }
+
+// Appends the UTF-8 form of `cp`, or U+FFFD when `cp` is not a Unicode scalar value other than NUL.
+void appendUtf8(std::string& out, uint32_t cp) {
+  if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) cp = 0xFFFD;
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// The reference starting at `p` ('&') and ending before `e`: appends what it stands for and returns the
+// position after it, or returns nullptr (not a reference we resolve: the caller keeps the '&' as written).
+// Every reference we resolve is at least as long as its UTF-8 result ("&#x10000;" is 9 bytes for 4).
+const char* resolveReference(const char* p, const char* e, std::string& out) {
+  const char* semi = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(std::min<ptrdiff_t>(e - p, 16))));
+  if (!semi) return nullptr;
+  std::string_view name(p + 1, static_cast<size_t>(semi - p - 1));
+  if (name == "lt") out.push_back('<');
+  else if (name == "gt") out.push_back('>');
+  else if (name == "amp") out.push_back('&');
+  else if (name == "apos") out.push_back('\'');
+  else if (name == "quot") out.push_back('"');
+  else if (name.size() >= 2 && name[0] == '#') {
+    const bool hex = name[1] == 'x';
+    std::string_view digits = name.substr(hex ? 2 : 1);
+    if (digits.empty()) return nullptr;
+    uint32_t cp = 0;
+    for (char c : digits) {
+      uint32_t d;
+      if (c >= '0' && c <= '9') d = static_cast<uint32_t>(c - '0');
+      else if (hex && c >= 'a' && c <= 'f') d = static_cast<uint32_t>(c - 'a' + 10);
+      else if (hex && c >= 'A' && c <= 'F') d = static_cast<uint32_t>(c - 'A' + 10);
+      else return nullptr;
+      cp = cp > 0x10FFFF ? cp : cp * (hex ? 16 : 10) + d;  // past U+10FFFF it only has to stay invalid
+    }
+    appendUtf8(out, cp);
+  } else {
+    return nullptr;
+  }
+  return semi + 1;
+}
+
+}  // namespace
+
+XmlStream::XmlStream(std::string_view doc, std::string& arena)
+    : begin_(doc.data()), end_(doc.data() + doc.size()), p_(doc.data()), arena_(arena) {
+  arena_.clear();
+  // Every text and attribute value copied is at most as long as the markup it came from, plus a NUL that the
+  // markup after it (at least "</x>") pays for: the arena never grows past this, so its views stay valid.
+  arena_.reserve(doc.size() + 64);
+  if (const void* nul = std::memchr(begin_, '\0', doc.size()))
+    fail(static_cast<size_t>(static_cast<const char*>(nul) - begin_), "NUL byte in the document");
+}
+
+bool XmlStream::fail(size_t at, std::string what) {
+  if (error_.empty()) {
+    error_ = std::move(what);
+    errorAt_ = at;
+  }
+  p_ = end_;
+  return false;
+}
+
+void XmlStream::appendLf(const char*& p, const char* e) {
+  arena_.push_back('\n');  // CR LF and a lone CR are one LF
+  ++p;
+  if (p < e && *p == '\n') ++p;
+}
+
+void XmlStream::appendText(const char* p, const char* e) {
+  while (p < e) {
+    const char* run = p;
+    p = textRunEnd(p, e);
+    arena_.append(run, static_cast<size_t>(p - run));
+    if (p == e) return;
+    if (*p == '\r') {
+      appendLf(p, e);
+    } else if (*p == '&') {  // ('<' ends every run before it is passed here)
+      const char* after = resolveReference(p, e, arena_);
+      if (after) {
+        unclean_ = unclean_ || p[1] == '#';  // a character reference can name anything
+        p = after;
+      } else {
+        arena_.push_back('&');
+        ++p;
+      }
+    } else {  // a control character
+      unclean_ = true;
+      arena_.push_back(*p++);
+    }
+  }
+}
+
+bool XmlStream::skipCdata(bool keep) {
+  const char* b = p_ + 9;  // after "<![CDATA["
+  const char* q = b;
+  for (;;) {
+    q = static_cast<const char*>(std::memchr(q, ']', static_cast<size_t>(end_ - q)));
+    if (!q || end_ - q < 3) return fail(static_cast<size_t>(p_ - begin_), "unterminated CDATA section");
+    if (q[1] == ']' && q[2] == '>') break;
+    ++q;
+  }
+  if (keep) {
+    for (const char* s = b; s < q;) {
+      const char* cr = static_cast<const char*>(std::memchr(s, '\r', static_cast<size_t>(q - s)));
+      const char* stop = cr ? cr : q;
+      arena_.append(s, static_cast<size_t>(stop - s));
+      s = stop;
+      if (cr) appendLf(s, q);
+    }
+  }
+  p_ = q + 3;
+  return true;
+}
+
+bool XmlStream::skipSpecial() {
+  const size_t at = static_cast<size_t>(p_ - begin_);
+  std::string_view rest(p_, static_cast<size_t>(end_ - p_));
+  if (rest.substr(0, 4) == "<!--") {
+    size_t close = rest.find("-->", 4);
+    if (close == std::string_view::npos) return fail(at, "unterminated comment");
+    p_ += close + 3;
+    return true;
+  }
+  if (rest.substr(0, 2) == "<?") {
+    size_t close = rest.find("?>", 2);
+    if (close == std::string_view::npos) return fail(at, "unterminated processing instruction");
+    if (close == 2 || !nameStart(rest[2])) return fail(at, "processing instruction without a target name");
+    p_ += close + 2;
+    return true;
+  }
+  if (rest.substr(0, 9) == "<!DOCTYPE" || rest.substr(0, 8) == "<!ENTITY") {
+    dtd_ = true;
+    return fail(at, "DTDs and entity declarations are refused (XXE)");
+  }
+  return fail(at, "unknown markup \"" + std::string(rest.substr(0, std::min<size_t>(rest.size(), 12))) + "\"");
+}
+
+XmlStream::Markup XmlStream::nextMarkup(bool keepText) {
+  for (;;) {
+    if (failed()) return Markup::error;
+    const char* lt = static_cast<const char*>(std::memchr(p_, '<', static_cast<size_t>(end_ - p_)));
+    const char* stop = lt ? lt : end_;
+    if ((depth_ == 0) && !pendingEmpty_) {
+      for (const char* q = p_; q < stop; ++q)
+        if (!isWs(*q)) {
+          fail(static_cast<size_t>(q - begin_), "text outside the root element");
+          return Markup::error;
+        }
+    } else if (keepText) {
+      if (arena_.size() + static_cast<size_t>(stop - p_) + 1 > arena_.capacity()) {  // cannot happen (see ctor)
+        fail(static_cast<size_t>(p_ - begin_), "internal: text arena full");
+        return Markup::error;
+      }
+      appendText(p_, stop);
+    }
+    p_ = stop;
+    if (!lt) {
+      if (!(depth_ == 0)) {
+        fail(static_cast<size_t>(end_ - begin_),
+             "unexpected end of document inside <" + std::string(open_[depth_ - 1]) + ">");
+        return Markup::error;
+      }
+      return Markup::done;
+    }
+    if (end_ - p_ < 2) {
+      fail(static_cast<size_t>(p_ - begin_), "'<' at the end of the document");
+      return Markup::error;
+    }
+    const char c = p_[1];
+    if (c == '/') return Markup::end;
+    if (nameStart(c)) return Markup::start;
+    if (c == '!' && std::string_view(p_, static_cast<size_t>(end_ - p_)).substr(0, 9) == "<![CDATA[") {
+      if ((depth_ == 0)) {
+        fail(static_cast<size_t>(p_ - begin_), "CDATA outside the root element");
+        return Markup::error;
+      }
+      if (!skipCdata(keepText)) return Markup::error;
+      continue;
+    }
+    if (c == '!' || c == '?') {
+      if (!skipSpecial()) return Markup::error;
+      continue;
+    }
+    fail(static_cast<size_t>(p_ - begin_), "'<' not followed by a name");
+    return Markup::error;
+  }
+}
+
+std::string_view XmlStream::attrValue(size_t quoteAt, char quote, size_t end) {
+  const char* b = begin_ + quoteAt + 1;
+  const char* e = begin_ + end;
+  bool plain = true;
+  for (const char* q = b; q < e && plain; ++q) plain = *q != '&' && *q != '\t' && *q != '\n' && *q != '\r';
+  if (plain) return {b, static_cast<size_t>(e - b)};
+  const size_t start = arena_.size();
+  for (const char* q = b; q < e;) {
+    if (*q == '&') {
+      const char* after = resolveReference(q, e, arena_);
+      if (after) {
+        q = after;
+        continue;
+      }
+      arena_.push_back('&');
+    } else if (*q == '\r') {
+      arena_.push_back(' ');
+      if (q + 1 < e && q[1] == '\n') ++q;
+    } else {
+      arena_.push_back(*q == '\t' || *q == '\n' ? ' ' : *q);
+    }
+    ++q;
+  }
+  std::string_view v(arena_.data() + start, arena_.size() - start);
+  arena_.push_back('\0');
+  return v;
+}
+
+bool XmlStream::readStartTag(XmlStart& out) {
+  const size_t at = static_cast<size_t>(p_ - begin_);
+  const char* n = p_ + 1;
+  const char* q = n;
+  const char* colon = nullptr;
+  while (q < end_ && nameRest(*q)) {
+    if (*q == ':' && !colon) colon = q;
+    ++q;
+  }
+  // Both views from locals: copying out.qname into out.local would load 16 bytes just stored as two 8-byte
+  // halves, which stalls on store forwarding (measured: half of this function's time).
+  const std::string_view qname(n, static_cast<size_t>(q - n));
+  const std::string_view local = colon ? std::string_view(colon + 1, static_cast<size_t>(q - colon - 1)) : qname;
+  out.qname = qname;
+  out.local = local;
+  out.empty = false;
+  if (out.local.empty()) return fail(at, "element name <" + std::string(out.qname) + "> has an empty local part");
+  nAttrs_ = 0;
+  if (q < end_ && *q == '>' && depth_ > 0 && depth_ < kMaxDepth) {  // the usual <name> inside the root
+    p_ = q + 1;
+    pendingEmpty_ = false;
+    open_[depth_++] = out.qname;
+    return true;
+  }
+  for (;;) {
+    const char* ws = q;
+    while (q < end_ && isWs(*q)) ++q;
+    if (q == end_) return fail(at, "unterminated start tag <" + std::string(out.qname) + ">");
+    if (*q == '>') {
+      ++q;
+      break;
+    }
+    if (*q == '/') {
+      if (q + 1 == end_ || q[1] != '>') return fail(static_cast<size_t>(q - begin_), "'/' not followed by '>' in a start tag");
+      q += 2;
+      out.empty = true;
+      break;
+    }
+    if (q == ws) return fail(static_cast<size_t>(q - begin_), "no whitespace before an attribute in <" + std::string(out.qname) + ">");
+    if (!nameStart(*q)) return fail(static_cast<size_t>(q - begin_), "attribute name expected in <" + std::string(out.qname) + ">");
+    const char* an = q;
+    while (q < end_ && nameRest(*q)) ++q;
+    std::string_view aname(an, static_cast<size_t>(q - an));
+    while (q < end_ && isWs(*q)) ++q;
+    if (q == end_ || *q != '=') return fail(static_cast<size_t>(q - begin_), "attribute " + std::string(aname) + " without '='");
+    ++q;
+    while (q < end_ && isWs(*q)) ++q;
+    if (q == end_ || (*q != '"' && *q != '\''))
+      return fail(static_cast<size_t>(q - begin_), "attribute " + std::string(aname) + " value not quoted");
+    const char quote = *q;
+    const char* close = static_cast<const char*>(std::memchr(q + 1, quote, static_cast<size_t>(end_ - q - 1)));
+    if (!close) return fail(static_cast<size_t>(q - begin_), "attribute " + std::string(aname) + " value not closed");
+    if (std::memchr(q + 1, '<', static_cast<size_t>(close - q - 1)))
+      return fail(static_cast<size_t>(q - begin_), "'<' in the value of attribute " + std::string(aname));
+    if (nAttrs_ == kMaxAttributes)
+      return fail(at, "more than " + std::to_string(kMaxAttributes) + " attributes on <" + std::string(out.qname) + ">");
+    attrs_[nAttrs_++] = {aname, attrValue(static_cast<size_t>(q - begin_), quote, static_cast<size_t>(close - begin_))};
+    q = close + 1;
+  }
+  if ((depth_ == 0) && rootDone_) return fail(at, "a second root element <" + std::string(out.qname) + ">");
+  p_ = q;
+  pendingEmpty_ = out.empty;
+  if (out.empty) {
+    if ((depth_ == 0)) rootDone_ = true;
+    return true;
+  }
+  if (depth_ == kMaxDepth) return fail(at, "elements nested deeper than " + std::to_string(kMaxDepth));
+  open_[depth_++] = out.qname;
+  return true;
+}
+
+bool XmlStream::readEndTag() {
+  if (!(depth_ == 0))
+    if (const char* after = endOfTop(p_)) {  // the usual case: it closes the open element
+      popTop(after);
+      return true;
+    }
+  const size_t at = static_cast<size_t>(p_ - begin_);
+  const char* n = p_ + 2;
+  const char* q = n;
+  while (q < end_ && nameRest(*q)) ++q;
+  std::string_view name(n, static_cast<size_t>(q - n));
+  while (q < end_ && isWs(*q)) ++q;
+  if (q == end_ || *q != '>') return fail(at, "malformed end tag </" + std::string(name) + ">");
+  if ((depth_ == 0)) return fail(at, "end tag </" + std::string(name) + "> with no open element");
+  if (open_[depth_ - 1] != name)
+    return fail(at, "end tag </" + std::string(name) + "> does not match <" + std::string(open_[depth_ - 1]) + ">");
+  popTop(q + 1);
+  return true;
+}
+
+bool XmlStream::root(XmlStart& out) {
+  if (failed()) return false;
+  switch (nextMarkup(false)) {
+    case Markup::start: return readStartTag(out);
+    case Markup::end: readEndTag(); return false;  // fails: nothing is open
+    case Markup::done: return fail(static_cast<size_t>(p_ - begin_), "no root element");
+    case Markup::error: return false;
+  }
+  return false;
+}
+
+bool XmlStream::child(XmlStart& out) {
+  if (failed()) return false;
+  if (pendingEmpty_) {  // the element just started was <x/>: it has no children
+    pendingEmpty_ = false;
+    return false;
+  }
+  if ((depth_ == 0)) return false;  // the root has ended
+  while (p_ < end_ && isWs(*p_)) ++p_;  // indentation between children: no memchr for a few bytes
+  if (end_ - p_ >= 2 && *p_ == '<') {  // the usual next thing: a start tag, or the end tag of the open element
+    if (nameStart(p_[1])) return readStartTag(out);
+    if (const char* after = endOfTop(p_)) {
+      popTop(after);
+      return false;
+    }
+  }
+  switch (nextMarkup(false)) {
+    case Markup::start: return readStartTag(out);
+    case Markup::end: readEndTag(); return false;
+    case Markup::done:
+    case Markup::error: return false;
+  }
+  return false;
+}
+
+void XmlStream::skip() {
+  if (failed()) return;
+  if (pendingEmpty_) {
+    pendingEmpty_ = false;
+    return;
+  }
+  const size_t depth = depth_;
+  XmlStart ignored;
+  while (!failed() && depth_ >= depth && depth > 0) {
+    switch (nextMarkup(false)) {
+      case Markup::start:
+        readStartTag(ignored);
+        pendingEmpty_ = false;
+        break;
+      case Markup::end: readEndTag(); break;
+      case Markup::done:
+      case Markup::error: return;
+    }
+  }
+}
+
+const char* XmlStream::endOfTop(const char* q) const {
+  const std::string_view top = open_[depth_ - 1];
+  const size_t n = top.size();
+  if (static_cast<size_t>(end_ - q) < n + 3 || q[0] != '<' || q[1] != '/') return nullptr;
+  for (size_t i = 0; i < n; ++i)  // names are short: no call to memcmp
+    if (q[2 + i] != top[i]) return nullptr;
+  q += 2 + n;
+  while (q < end_ && isWs(*q)) ++q;
+  return q < end_ && *q == '>' ? q + 1 : nullptr;
+}
+
+void XmlStream::popTop(const char* after) {
+  --depth_;
+  if (depth_ == 0) rootDone_ = true;
+  p_ = after;
+}
+
+std::string_view XmlStream::text() {
+  if (!failed() && !pendingEmpty_ && !(depth_ == 0)) {
+    // The common case: plain text (no reference, CR, control character or markup) then the end tag.
+    const char* q = textRunEnd(p_, end_);
+    if (const char* after = q < end_ && *q == '<' ? endOfTop(q) : nullptr) {
+      const char* b = p_;
+      while (b < q && isWs(*b)) ++b;
+      while (q > b && isWs(q[-1])) --q;
+      popTop(after);
+      return {b, static_cast<size_t>(q - b)};
+    }
+  }
+  const size_t start = arena_.size();
+  if (!failed() && !pendingEmpty_) {
+    const size_t depth = depth_;
+    XmlStart ignored;
+    while (!failed() && depth_ >= depth && depth > 0) {
+      switch (nextMarkup(true)) {
+        case Markup::start:  // a child element inside text: checked and skipped
+          if (readStartTag(ignored)) skip();
+          break;
+        case Markup::end: readEndTag(); break;
+        case Markup::done:
+        case Markup::error: break;
+      }
+    }
+  }
+  pendingEmpty_ = false;
+  if (failed()) arena_.resize(start);
+  size_t b = start, e = arena_.size();
+  while (b < e && isWs(arena_[b])) ++b;
+  while (e > b && isWs(arena_[e - 1])) --e;
+  arena_.resize(e);
+  arena_.push_back('\0');
+  return {arena_.data() + b, e - b};
+}
+
+bool XmlStream::finish() {
+  XmlStart ignored;
+  while (!failed() && !(depth_ == 0)) {  // whatever the caller did not read is still checked
+    pendingEmpty_ = false;
+    switch (nextMarkup(false)) {
+      case Markup::start: readStartTag(ignored); break;
+      case Markup::end: readEndTag(); break;
+      case Markup::done:
+      case Markup::error: break;
+    }
+  }
+  pendingEmpty_ = false;
+  if (failed()) return false;
+  if (!rootDone_) return fail(static_cast<size_t>(p_ - begin_), "no root element");
+  switch (nextMarkup(false)) {
+    case Markup::done: return true;
+    case Markup::start: {
+      XmlStart second;
+      readStartTag(second);  // fails: a second root
+      return false;
+    }
+    case Markup::end: readEndTag(); return false;
+    case Markup::error: return false;
+  }
+  return false;
+}
+
+std::string_view XmlStream::attribute(std::string_view qname, bool& found) const {
+  for (size_t i = 0; i < nAttrs_; ++i)
+    if (attrs_[i].name == qname) {
+      found = true;
+      return attrs_[i].value;
+    }
+  found = false;
+  return {};
+}
+
+}  // namespace alertbus::met
