@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -43,6 +44,27 @@ bool iequals(std::string_view a, std::string_view b) {
   for (size_t i = 0; i < a.size(); ++i)
     if (lowerChar(a[i]) != lowerChar(b[i])) return false;
   return true;
+}
+
+// Equality of two short names without a call to memcmp: the mappers compare every element name against
+// their tables (inlined 8-byte loads; a longer name compares its middle with memcmp).
+inline bool sameName(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i)
+      if (x[i] != y[i]) return false;
+    return true;
+  }
+  uint64_t u, v;
+  std::memcpy(&u, x, 8);
+  std::memcpy(&v, y, 8);
+  if (u != v) return false;
+  std::memcpy(&u, x + n - 8, 8);
+  std::memcpy(&v, y + n - 8, 8);
+  return u == v && (n <= 16 || std::memcmp(x + 8, y + 8, n - 16) == 0);
 }
 
 // Decimal without exponent, up to 15 significant digits: exact (Clinger's fast path: an integer below 2^53
@@ -137,6 +159,8 @@ struct Word {
 
 template <typename E, size_t N>
 std::optional<E> lookup(const Word<E> (&table)[N], std::string_view w) {
+  for (const auto& e : table)  // as written (nearly always), then ignoring case
+    if (sameName(e.word, w)) return e.value;
   for (const auto& e : table)
     if (iequals(w, e.word)) return e.value;
   return std::nullopt;
@@ -331,88 +355,110 @@ struct AlertDoc {
   }
 };
 
-template <typename T>
-struct TextField {
-  std::string_view name;  // CAP local name
-  std::string_view T::*field;
-};
-const TextField<AlertDoc> kAlertTexts[] = {
-    {"identifier", &AlertDoc::identifier}, {"sender", &AlertDoc::sender},         {"sent", &AlertDoc::sent},
-    {"status", &AlertDoc::status},         {"msgType", &AlertDoc::msgType},       {"scope", &AlertDoc::scope},
-    {"references", &AlertDoc::references}, {"incidents", &AlertDoc::incidents}};
-const TextField<InfoDoc> kInfoTexts[] = {
-    {"language", &InfoDoc::language},       {"event", &InfoDoc::event},
-    {"urgency", &InfoDoc::urgency},         {"severity", &InfoDoc::severity},
-    {"certainty", &InfoDoc::certainty},     {"audience", &InfoDoc::audience},
-    {"effective", &InfoDoc::effective},     {"onset", &InfoDoc::onset},
-    {"expires", &InfoDoc::expires},         {"senderName", &InfoDoc::senderName},
-    {"headline", &InfoDoc::headline},       {"description", &InfoDoc::description},
-    {"instruction", &InfoDoc::instruction}, {"web", &InfoDoc::web},
-    {"contact", &InfoDoc::contact}};
-const TextField<ResourceDoc> kResourceTexts[] = {{"resourceDesc", &ResourceDoc::desc},
-                                                 {"mimeType", &ResourceDoc::mimeType},
-                                                 {"size", &ResourceDoc::size},
-                                                 {"uri", &ResourceDoc::uri},
-                                                 {"digest", &ResourceDoc::digest}};
-const TextField<AreaDoc> kAreaTexts[] = {
-    {"areaDesc", &AreaDoc::desc}, {"altitude", &AreaDoc::altitude}, {"ceiling", &AreaDoc::ceiling}};
-
-// Equality of two short names without a call to memcmp: the mappers compare every element name against
-// their tables (inlined 8-byte loads; a longer name compares its middle with memcmp).
-inline bool sameName(std::string_view a, std::string_view b) {
-  const size_t n = a.size();
-  if (n != b.size()) return false;
-  const char* x = a.data();
-  const char* y = b.data();
-  if (n < 8) {
-    for (size_t i = 0; i < n; ++i)
-      if (x[i] != y[i]) return false;
-    return true;
-  }
-  uint64_t u, v;
-  std::memcpy(&u, x, 8);
-  std::memcpy(&v, y, 8);
-  if (u != v) return false;
-  std::memcpy(&u, x + n - 8, 8);
-  std::memcpy(&v, y + n - 8, 8);
-  return u == v && (n <= 16 || std::memcmp(x + 8, y + 8, n - 16) == 0);
-}
-
-// If `local` names one of `table`'s fields, reads the element's text into it (the first occurrence wins)
-// and returns true.
-template <typename T, size_t N>
-bool takeText(const TextField<T> (&table)[N], std::string_view local, XmlStream& xs, T& doc) {
-  for (const auto& f : table)
-    if (sameName(f.name, local)) {
-      auto text = xs.text();
-      if (!(doc.*f.field).data()) doc.*f.field = text;
-      return true;
+// The index of a name in a small fixed list of element names: a 64-slot hash table (length, first, middle
+// and last byte) built once, then one slot and one comparison per lookup instead of a scan of the list.
+// Names that share a slot are still found, by a scan (none do in the CAP lists below; the scan keeps lookups
+// right if a list changes).
+class NameSet {
+ public:
+  template <size_t N>
+  explicit NameSet(const std::string_view (&names)[N]) : names_(names), n_(N) {
+    static_assert(N < 127, "slots are int8_t");
+    for (auto& s : slot_) s = -1;
+    for (size_t i = 0; i < N; ++i) {
+      int8_t& s = slot_[hash(names[i])];
+      if (s >= 0) collided_ = true;
+      else s = static_cast<int8_t>(i);
     }
-  return false;
-}
+  }
+  // -1 when not in the list. Inline and small: the scan for shared slots is out of line (never taken with
+  // the CAP lists), so the hot path saves no registers.
+  int find(std::string_view name) const {
+    if (name.empty()) return -1;
+    const int i = slot_[hash(name)];
+    if (i >= 0 && sameName(names_[i], name)) return i;
+    return collided_ ? scan(name) : -1;
+  }
+ private:
+  [[gnu::noinline]] int scan(std::string_view name) const {
+    for (size_t k = 0; k < n_; ++k)
+      if (sameName(names_[k], name)) return static_cast<int>(k);
+    return -1;
+  }
+  static size_t hash(std::string_view s) {
+    auto b = [](char c) { return static_cast<size_t>(static_cast<unsigned char>(c)); };
+    const size_t n = s.size();
+    return (n + 5 * b(s[0]) + 11 * b(s[n - 1]) + 5 * b(s[n / 2])) & 63;
+  }
+  const std::string_view* names_;
+  size_t n_;
+  int8_t slot_[64];
+  bool collided_ = false;
+};
+
+// The element names each level of a CAP alert maps, in the order of the enums below; single-valued texts
+// first (their fields in the matching member-pointer arrays), then what the collector handles by kind.
+const std::string_view kAlertNames[] = {"identifier", "sender", "sent", "status", "msgType", "scope",
+                                        "references", "incidents", "info"};
+std::string_view AlertDoc::* const kAlertFields[] = {&AlertDoc::identifier, &AlertDoc::sender, &AlertDoc::sent,
+                                                     &AlertDoc::status,     &AlertDoc::msgType, &AlertDoc::scope,
+                                                     &AlertDoc::references, &AlertDoc::incidents};
+const std::string_view kInfoNames[] = {"language",    "event",       "urgency",    "severity",  "certainty",
+                                       "audience",    "effective",   "onset",      "expires",   "senderName",
+                                       "headline",    "description", "instruction", "web",      "contact",
+                                       "category",    "responseType", "eventCode", "parameter", "resource",
+                                       "area"};
+std::string_view InfoDoc::* const kInfoFields[] = {
+    &InfoDoc::language, &InfoDoc::event,       &InfoDoc::urgency,     &InfoDoc::severity,   &InfoDoc::certainty,
+    &InfoDoc::audience, &InfoDoc::effective,   &InfoDoc::onset,       &InfoDoc::expires,    &InfoDoc::senderName,
+    &InfoDoc::headline, &InfoDoc::description, &InfoDoc::instruction, &InfoDoc::web,        &InfoDoc::contact};
+enum InfoKind { kInfoCategory = 15, kInfoResponseType, kInfoEventCode, kInfoParameter, kInfoResource, kInfoArea };
+const std::string_view kResourceNames[] = {"resourceDesc", "mimeType", "size", "uri", "digest"};
+std::string_view ResourceDoc::* const kResourceFields[] = {&ResourceDoc::desc, &ResourceDoc::mimeType,
+                                                           &ResourceDoc::size, &ResourceDoc::uri, &ResourceDoc::digest};
+const std::string_view kAreaNames[] = {"areaDesc", "altitude", "ceiling", "polygon", "circle", "geocode"};
+std::string_view AreaDoc::* const kAreaFields[] = {&AreaDoc::desc, &AreaDoc::altitude, &AreaDoc::ceiling};
+enum AreaKind { kAreaPolygon = 3, kAreaCircle, kAreaGeocode };
+static_assert(std::size(kAlertFields) + 1 == std::size(kAlertNames) && std::size(kInfoFields) == kInfoCategory &&
+                  std::size(kResourceFields) == std::size(kResourceNames) && std::size(kAreaFields) == kAreaPolygon,
+              "names and fields line up");
+const NameSet kAlertSet(kAlertNames), kInfoSet(kInfoNames), kResourceSet(kResourceNames), kAreaSet(kAreaNames);
 
 // The document reader: fills an AlertDoc from the children of <alert>. Unknown elements (and CAP elements
 // with no schema field: source, restriction, addresses, code, note, derefUri ...) are skipped, checked for
-// well-formedness only. Reports nothing: what the texts mean is the builder's business.
+// well-formedness only. Reports nothing: what the texts mean is the builder's business. Reads with
+// XmlStream::next, which hands over a leaf's text with its start tag (`t`); an element that is not a plain
+// leaf is open, and its text comes from text().
 class CapCollector {
  public:
   CapCollector(XmlStream& xs, AlertDoc& doc) : xs_(xs), doc_(doc) {}
 
   void alert() {
     XmlStart c;
-    while (xs_.child(c)) {
-      if (sameName(c.local, "info")) info();
-      else if (!takeText(kAlertTexts, c.local, xs_, doc_)) xs_.skip();
+    std::string_view t;
+    while (xs_.next(c, t)) {
+      const int k = kAlertSet.find(c.local);
+      if (k < 0) skip(c);
+      else if (k < static_cast<int>(std::size(kAlertFields))) keepFirst(doc_.*kAlertFields[k], c, t);
+      else info(c);
     }
   }
 
  private:
   static uint32_t at(size_t n) { return static_cast<uint32_t>(n); }
 
-  void info() {
-    doc_.infos.emplace_back();
-    const size_t me = doc_.infos.size() - 1;
-    InfoDoc in;
+  // The text of element `c` (`t` if next() read it whole), kept in `field` if it is the first occurrence.
+  void keepFirst(std::string_view& field, const XmlStart& c, std::string_view t) {
+    const std::string_view text = c.closed ? t : xs_.text();
+    if (!field.data()) field = text;
+  }
+  std::string_view textOf(const XmlStart& c, std::string_view t) { return c.closed ? t : xs_.text(); }
+  void skip(const XmlStart& c) {
+    if (!c.closed) xs_.skip();
+  }
+
+  void info(const XmlStart& parent) {
+    InfoDoc& in = doc_.infos.emplace_back();  // nothing else adds infos until this one is read
     in.categories.b = at(doc_.categories.size());
     in.responseTypes.b = at(doc_.responseTypes.size());
     in.eventCodes.b = at(doc_.eventCodes.size());
@@ -420,15 +466,17 @@ class CapCollector {
     in.resources.b = at(doc_.resources.size());
     in.areas.b = at(doc_.areas.size());
     XmlStart c;
-    while (xs_.child(c)) {
-      if (takeText(kInfoTexts, c.local, xs_, in)) continue;
-      if (sameName(c.local, "category")) doc_.categories.push_back(xs_.text());
-      else if (sameName(c.local, "responseType")) doc_.responseTypes.push_back(xs_.text());
-      else if (sameName(c.local, "eventCode")) doc_.eventCodes.push_back(pair());
-      else if (sameName(c.local, "parameter")) doc_.parameters.push_back(pair());
-      else if (sameName(c.local, "resource")) resource();
-      else if (sameName(c.local, "area")) area();
-      else xs_.skip();
+    std::string_view t;
+    while (!parent.closed && xs_.next(c, t)) {
+      const int k = kInfoSet.find(c.local);
+      if (k < 0) skip(c);
+      else if (k < kInfoCategory) keepFirst(in.*kInfoFields[k], c, t);
+      else if (k == kInfoCategory) doc_.categories.push_back(textOf(c, t));
+      else if (k == kInfoResponseType) doc_.responseTypes.push_back(textOf(c, t));
+      else if (k == kInfoEventCode) doc_.eventCodes.push_back(pair(c));
+      else if (k == kInfoParameter) doc_.parameters.push_back(pair(c));
+      else if (k == kInfoResource) resource(c);
+      else area(c);
     }
     in.categories.e = at(doc_.categories.size());
     in.responseTypes.e = at(doc_.responseTypes.size());
@@ -436,48 +484,49 @@ class CapCollector {
     in.parameters.e = at(doc_.parameters.size());
     in.resources.e = at(doc_.resources.size());
     in.areas.e = at(doc_.areas.size());
-    doc_.infos[me] = in;
   }
 
-  KV pair() {
+  KV pair(const XmlStart& parent) {
     KV kv;
     XmlStart c;
-    while (xs_.child(c)) {
-      std::string_view* f = sameName(c.local, "valueName") ? &kv.key : sameName(c.local, "value") ? &kv.value : nullptr;
-      if (!f) {
-        xs_.skip();
-        continue;
-      }
-      auto text = xs_.text();
-      if (!f->data()) *f = text;
+    std::string_view t;
+    while (!parent.closed && xs_.next(c, t)) {
+      if (sameName(c.local, "valueName")) keepFirst(kv.key, c, t);
+      else if (sameName(c.local, "value")) keepFirst(kv.value, c, t);
+      else skip(c);
     }
     return kv;
   }
 
-  void resource() {
-    ResourceDoc r;
+  void resource(const XmlStart& parent) {
+    ResourceDoc& r = doc_.resources.emplace_back();
     XmlStart c;
-    while (xs_.child(c))
-      if (!takeText(kResourceTexts, c.local, xs_, r)) xs_.skip();
-    doc_.resources.push_back(r);
+    std::string_view t;
+    while (!parent.closed && xs_.next(c, t)) {
+      const int k = kResourceSet.find(c.local);
+      if (k < 0) skip(c);
+      else keepFirst(r.*kResourceFields[k], c, t);
+    }
   }
 
-  void area() {
-    AreaDoc a;
+  void area(const XmlStart& parent) {
+    AreaDoc& a = doc_.areas.emplace_back();
     a.polygons.b = at(doc_.polygons.size());
     a.circles.b = at(doc_.circles.size());
     a.geocodes.b = at(doc_.geocodes.size());
     XmlStart c;
-    while (xs_.child(c)) {
-      if (sameName(c.local, "polygon")) doc_.polygons.push_back(xs_.text());
-      else if (sameName(c.local, "circle")) doc_.circles.push_back(xs_.text());
-      else if (sameName(c.local, "geocode")) doc_.geocodes.push_back(pair());
-      else if (!takeText(kAreaTexts, c.local, xs_, a)) xs_.skip();
+    std::string_view t;
+    while (!parent.closed && xs_.next(c, t)) {
+      const int k = kAreaSet.find(c.local);
+      if (k < 0) skip(c);
+      else if (k < kAreaPolygon) keepFirst(a.*kAreaFields[k], c, t);
+      else if (k == kAreaPolygon) doc_.polygons.push_back(textOf(c, t));
+      else if (k == kAreaCircle) doc_.circles.push_back(textOf(c, t));
+      else doc_.geocodes.push_back(pair(c));
     }
     a.polygons.e = at(doc_.polygons.size());
     a.circles.e = at(doc_.circles.size());
     a.geocodes.e = at(doc_.geocodes.size());
-    doc_.areas.push_back(a);
   }
 
   XmlStream& xs_;
@@ -496,8 +545,8 @@ void setPairs(capnp::List<schema::KeyValue>::Builder list, const std::vector<KV>
 // problem with its element path (the n-th element of its name under its parent, 1-based).
 class CapMapper {
  public:
-  // ring_ starts with room for a typical polygon (NWS/ECCC send 4-30 points) so it rarely grows.
-  CapMapper(Reporter& rep, const AlertDoc& doc) : rep_(rep), doc_(doc) { ring_.reserve(64); }
+  // The scratch vectors are per thread and reused, so a document allocates none once they have grown.
+  CapMapper(Reporter& rep, const AlertDoc& doc) : rep_(rep), doc_(doc) {}
 
   void mapAlert(Message::Builder m) {
     const std::string base = "alert";
@@ -507,7 +556,8 @@ class CapMapper {
     };
     auto id = required(doc_.identifier, "identifier");
     if (!id.empty()) {
-      if (id.find_first_of(" \t\r\n,<&") != std::string_view::npos)
+      // A loop, not find_first_of: libstdc++'s calls memchr over the set for every character.
+      if (std::any_of(id.begin(), id.end(), [](char c) { return isWs(c) || c == ',' || c == '<' || c == '&'; }))
         rep_.error(base + "/identifier", "identifier", id, "contains whitespace, ',', '<' or '&' (not allowed by CAP)");
       else if (id.size() > 200)
         rep_.error(base + "/identifier", "identifier", id, "longer than 200 bytes");
@@ -562,7 +612,8 @@ class CapMapper {
       std::string_view sender, id;
       int64_t sentMs;
     };
-    std::vector<Ref> refs;
+    thread_local std::vector<Ref> refs;
+    refs.clear();
     forEachToken(text, [&](std::string_view tok) {
       size_t c1 = tok.find(','), c2 = c1 == std::string_view::npos ? c1 : tok.find(',', c1 + 1);
       if (c2 == std::string_view::npos || tok.find(',', c2 + 1) != std::string_view::npos) {
@@ -725,7 +776,9 @@ class CapMapper {
 
   // One number of a polygon, fast path only: [+-]digits[.digits], 1 to 15 digits in all (exact, see
   // parseDouble). Returns the position after it, or nullptr when the text there is anything else (the
-  // careful path then decides). Needs a byte that is not a digit or '.' at or before the end of the text
+  // careful path then decides). A loop per digit, on purpose: word-at-a-time (SWAR) conversion was tried and
+  // was slower, since each run's length then feeds the next load's address, where the CPU runs ahead of this
+  // loop's well-predicted branches. Needs a byte that is not a digit or '.' at or before the end of the text
   // (see scanRing): the loops test no bounds, so a digit costs a load, a compare and a multiply-add.
   static const char* scanNumber(const char* p, double& out) {
     static const double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
@@ -773,8 +826,7 @@ class CapMapper {
     }
   }
 
-  // Parses the ring into `ring`; false (with a warning) when the polygon is unusable. `text` comes from XmlStream::text
-  // (scanRing relies on the byte after it).
+  // Parses the ring into `ring`; false (with a warning) when the polygon is unusable.
   bool parsePolygon(std::string_view text, unsigned info, unsigned area, size_t idx, std::vector<Pt>& ring) {
     if (!text.empty() && scanRing(text, ring) && ring.size() >= 4 && ring.front().lat == ring.back().lat &&
         ring.front().lon == ring.back().lon)
@@ -860,15 +912,20 @@ class CapMapper {
         out.initPolygons(0);
       }
     } else {
-      std::vector<std::vector<Pt>> polys;
+      thread_local std::vector<std::vector<Pt>> polys;  // [0, n) in use; the rest keep their capacity
+      size_t n = 0;
       for (uint32_t i = a.polygons.b; i < a.polygons.e; ++i)
-        if (parsePolygon(doc_.polygons[i], info, areaIdx, i - a.polygons.b, ring_)) polys.push_back(ring_);
-      auto pl = out.initPolygons(static_cast<unsigned>(polys.size()));
-      for (size_t i = 0; i < polys.size(); ++i) {
+        if (parsePolygon(doc_.polygons[i], info, areaIdx, i - a.polygons.b, ring_)) {
+          if (n == polys.size()) polys.emplace_back();
+          polys[n++].assign(ring_.begin(), ring_.end());
+        }
+      auto pl = out.initPolygons(static_cast<unsigned>(n));
+      for (size_t i = 0; i < n; ++i) {
         setPoints(pl[static_cast<unsigned>(i)].initPoints(static_cast<unsigned>(polys[i].size())), polys[i]);
       }
     }
-    std::vector<Circ> circles;
+    thread_local std::vector<Circ> circles;
+    circles.clear();
     for (uint32_t i = a.circles.b; i < a.circles.e; ++i) {
       const std::string_view text = doc_.circles[i];
       auto parts = splitWs(text);
@@ -919,7 +976,12 @@ class CapMapper {
 
   Reporter& rep_;
   const AlertDoc& doc_;
-  std::vector<Pt> ring_;  // reused across polygons
+  std::vector<Pt>& ring_ = ringScratch();  // reused across polygons and documents
+
+  static std::vector<Pt>& ringScratch() {
+    thread_local std::vector<Pt> ring;
+    return ring;
+  }
 };
 // True if the bytes contain "<!DOCTYPE" or "<!ENTITY". Markup declarations are ASCII in every ASCII-compatible
 // encoding; UTF-16/32 documents are checked on the parsed tree instead (parse_doctype). Scans for '!' (rare in
@@ -1231,10 +1293,11 @@ bool documentAsUtf8(std::string_view xml, std::string_view source, std::string& 
 CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out) {
   CapResult result;
   Reporter rep{result, source};
+  tlTextNeedsCleaning = false;  // until the reader says otherwise (below)
   auto m = out.initRoot<Message>();
   auto prov = m.initProvenance();
   prov.setContentType("application/cap+xml");
-  prov.setSource(std::string(source));
+  putText(source, [&](unsigned n) { return prov.initSource(n); });
   prov.setReceivedMs(receivedMs);
   auto fail = [&](std::string pos, std::string field, std::string_view value, std::string reason) {
     rep.error(std::move(pos), std::move(field), value, std::move(reason));
@@ -1273,7 +1336,7 @@ CapResult parseCap(std::string_view xml, std::string_view source, int64_t receiv
   const size_t colon = root.qname.size() - root.local.size();  // prefix plus ':' (0 without a prefix)
   const std::string nsAttr = colon ? "xmlns:" + std::string(root.qname.substr(0, colon - 1)) : "xmlns";
   bool declared = false;
-  const std::string ns(xs.attribute(nsAttr, declared));
+  const std::string_view ns = xs.attribute(nsAttr, declared);
   constexpr std::string_view kNsPrefix = "urn:oasis:names:tc:emergency:cap:";
   const std::string_view nsv = ns;
   const bool capNs = nsv.substr(0, kNsPrefix.size()) == kNsPrefix &&

@@ -6,56 +6,12 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace alertbus::met {
 namespace {
 
-bool isWs(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+using namespace xml_detail;
 
-// Name characters as pugixml has them: ASCII letters, '_', ':' and every byte of a multi-byte UTF-8 character
-// start a name; digits, '-' and '.' may follow.
-struct NameTable {
-  bool start[256] = {}, rest[256] = {}, textStop[256] = {};
-  constexpr NameTable() {
-    for (int c = 0; c < 256; ++c) {
-      start[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || c >= 0x80;
-      rest[c] = start[c] || (c >= '0' && c <= '9') || c == '-' || c == '.';
-    }
-    // Text runs stop at markup, references, CRs, and the control characters XML text may not carry
-    // (C0 except tab and LF, and DEL): those are kept but flagged (textNeedsCleaning).
-    for (int c = 0; c < 0x20; ++c) textStop[c] = c != '\t' && c != '\n';
-    textStop['<'] = textStop['&'] = textStop[0x7f] = true;
-  }
-};
-constexpr NameTable kTab;
-
-// The first byte at or after `q` (before `e`) that ends a plain text run (textStop), or `e`. Sixteen bytes at
-// a time with SSE2 (every x86-64 has it): descriptions are long runs of ASCII and CJK, and a byte-table loop
-// was most of the reader's time on them.
-const char* textRunEnd(const char* q, const char* e) {
-#if defined(__SSE2__)
-  const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&'), del = _mm_set1_epi8(0x7f);
-  const __m128i c1f = _mm_set1_epi8(0x1f), tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n');
-  while (e - q >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-    // Bytes <= 0x1F (unsigned: v == min(v, 0x1F)) other than tab and LF, then '<', '&' and DEL.
-    const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);
-    const __m128i ok = _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf));
-    const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, amp)),
-                                      _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_andnot_si128(ok, low)));
-    if (const int m = _mm_movemask_epi8(stop)) return q + __builtin_ctz(static_cast<unsigned>(m));
-    q += 16;
-  }
-#endif
-  while (q < e && !kTab.textStop[static_cast<unsigned char>(*q)]) ++q;
-  return q;
-}
-
-bool nameStart(char c) { return kTab.start[static_cast<unsigned char>(c)]; }
-bool nameRest(char c) { return kTab.rest[static_cast<unsigned char>(c)]; }
 
 // Appends the UTF-8 form of `cp`, or U+FFFD when `cp` is not a Unicode scalar value other than NUL.
 void appendUtf8(std::string& out, uint32_t cp) {
@@ -122,7 +78,8 @@ XmlStream::XmlStream(std::string_view doc, std::string& arena)
 }
 
 bool XmlStream::fail(size_t at, std::string what) {
-  if (error_.empty()) {
+  if (!bad_) {
+    bad_ = true;
     error_ = std::move(what);
     errorAt_ = at;
   }
@@ -287,12 +244,8 @@ std::string_view XmlStream::attrValue(size_t quoteAt, char quote, size_t end) {
 bool XmlStream::readStartTag(XmlStart& out) {
   const size_t at = static_cast<size_t>(p_ - begin_);
   const char* n = p_ + 1;
-  const char* q = n;
-  const char* colon = nullptr;
-  while (q < end_ && nameRest(*q)) {
-    if (*q == ':' && !colon) colon = q;
-    ++q;
-  }
+  const char* colon;
+  const char* q = nameEnd(n, end_, colon);
   // Both views from locals: copying out.qname into out.local would load 16 bytes just stored as two 8-byte
   // halves, which stalls on store forwarding (measured: half of this function's time).
   const std::string_view qname(n, static_cast<size_t>(q - n));
@@ -305,7 +258,7 @@ bool XmlStream::readStartTag(XmlStart& out) {
   if (q < end_ && *q == '>' && depth_ > 0 && depth_ < kMaxDepth) {  // the usual <name> inside the root
     p_ = q + 1;
     pendingEmpty_ = false;
-    open_[depth_++] = out.qname;
+    open_[depth_++] = qname;  // the local: see above
     return true;
   }
   for (;;) {
@@ -351,7 +304,7 @@ bool XmlStream::readStartTag(XmlStart& out) {
     return true;
   }
   if (depth_ == kMaxDepth) return fail(at, "elements nested deeper than " + std::to_string(kMaxDepth));
-  open_[depth_++] = out.qname;
+  open_[depth_++] = qname;  // the local: see above
   return true;
 }
 
@@ -386,21 +339,13 @@ bool XmlStream::root(XmlStart& out) {
   return false;
 }
 
-bool XmlStream::child(XmlStart& out) {
+bool XmlStream::childSlow(XmlStart& out) {
   if (failed()) return false;
   if (pendingEmpty_) {  // the element just started was <x/>: it has no children
     pendingEmpty_ = false;
     return false;
   }
-  if ((depth_ == 0)) return false;  // the root has ended
-  while (p_ < end_ && isWs(*p_)) ++p_;  // indentation between children: no memchr for a few bytes
-  if (end_ - p_ >= 2 && *p_ == '<') {  // the usual next thing: a start tag, or the end tag of the open element
-    if (nameStart(p_[1])) return readStartTag(out);
-    if (const char* after = endOfTop(p_)) {
-      popTop(after);
-      return false;
-    }
-  }
+  if (depth_ == 0) return false;  // the root has ended
   switch (nextMarkup(false)) {
     case Markup::start: return readStartTag(out);
     case Markup::end: readEndTag(); return false;
@@ -431,35 +376,7 @@ void XmlStream::skip() {
   }
 }
 
-const char* XmlStream::endOfTop(const char* q) const {
-  const std::string_view top = open_[depth_ - 1];
-  const size_t n = top.size();
-  if (static_cast<size_t>(end_ - q) < n + 3 || q[0] != '<' || q[1] != '/') return nullptr;
-  for (size_t i = 0; i < n; ++i)  // names are short: no call to memcmp
-    if (q[2 + i] != top[i]) return nullptr;
-  q += 2 + n;
-  while (q < end_ && isWs(*q)) ++q;
-  return q < end_ && *q == '>' ? q + 1 : nullptr;
-}
-
-void XmlStream::popTop(const char* after) {
-  --depth_;
-  if (depth_ == 0) rootDone_ = true;
-  p_ = after;
-}
-
-std::string_view XmlStream::text() {
-  if (!failed() && !pendingEmpty_ && !(depth_ == 0)) {
-    // The common case: plain text (no reference, CR, control character or markup) then the end tag.
-    const char* q = textRunEnd(p_, end_);
-    if (const char* after = q < end_ && *q == '<' ? endOfTop(q) : nullptr) {
-      const char* b = p_;
-      while (b < q && isWs(*b)) ++b;
-      while (q > b && isWs(q[-1])) --q;
-      popTop(after);
-      return {b, static_cast<size_t>(q - b)};
-    }
-  }
+std::string_view XmlStream::textSlow() {
   const size_t start = arena_.size();
   if (!failed() && !pendingEmpty_) {
     const size_t depth = depth_;
