@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz the broker's frame handling (fuzz/frame_fuzz.cpp) and the adapters' parsing libraries
-# (fuzz/adapter_fuzz.cpp: met_fuzz, water_fuzz, fire_fuzz, maritime_fuzz) for a bounded time each, one
+# (fuzz/adapter_fuzz.cpp: met_fuzz, water_fuzz, fire_fuzz, maritime_fuzz) and the CAP XML reader against
+# pugixml (fuzz/xml_stream_fuzz.cpp: xml_fuzz) for a bounded time each, one
 # fuzzer process at a time, then replay every regression input through its target. Builds with clang +
 # libFuzzer + ASan/UBSan in a build directory of its own.
 #
@@ -9,11 +10,12 @@
 #        scripts/fuzz.sh --update-seeds                          rewrite tests/data/fuzz/seeds/ from the
 #                                                                text frames in tests/integration/raw_frames/
 # Environment: TARGET    which targets, space- or comma-separated, run in this order (default "all" =
-#                        "frame met water fire maritime"); e.g. TARGET=met scripts/fuzz.sh 300
+#                        "frame met water fire maritime xml"); e.g. TARGET=met scripts/fuzz.sh 300
 #              BUILD_DIR (default build-fuzz), JOBS (default 1), CC/CXX (default clang-14/clang++-14),
 #              FRAME_FUZZ_STRICT=1 (see fuzz/README.md).
 # Seeds: frame = the encoded frames (below); met = tests/data/{cap,feed,edxl,gbt}; water = tests/data/water;
-# fire = tests/data/fire; maritime = tests/data/navtex plus the AIS sentences written by ais_seeds below.
+# fire = tests/data/fire; maritime = tests/data/navtex plus the AIS sentences written by ais_seeds below;
+# xml = tests/data/cap.
 # Exit status: 0 if no crash was found and every regression input replays cleanly; non-zero otherwise.
 # A crash leaves its input in $BUILD_DIR/fuzz-artifacts/ (adapter targets prefix it with the adapter name,
 # e.g. met-crash-<sha1>); see fuzz/README.md for how to keep it as a regression test.
@@ -69,11 +71,11 @@ need cmake "install cmake"
 
 targets="${TARGET:-all}"
 targets="${targets//,/ }"
-[[ "$targets" == "all" ]] && targets="frame met water fire maritime"
+[[ "$targets" == "all" ]] && targets="frame met water fire maritime xml"
 for t in $targets; do
   case "$t" in
-    frame | met | water | fire | maritime) ;;
-    *) echo "fuzz.sh: unknown TARGET '$t' (frame, met, water, fire, maritime or all)" >&2; exit 2 ;;
+    frame | met | water | fire | maritime | xml) ;;
+    *) echo "fuzz.sh: unknown TARGET '$t' (frame, met, water, fire, maritime, xml or all)" >&2; exit 2 ;;
   esac
 done
 
@@ -159,6 +161,7 @@ for t in $targets; do
       maritime)
         ais_seeds "$build/fuzz-seeds-maritime"
         fuzz_one maritime "$build/fuzz-corpus-maritime" "$data/navtex" "$build/fuzz-seeds-maritime" ;;
+      xml) fuzz_one xml "$build/fuzz-corpus-xml" "$data/cap" ;;
     esac
   fi
   if [[ "$t" == frame ]]; then

@@ -21,7 +21,7 @@ struct CapProblem {
   Level level = Level::error;  // error: the alert is rejected; warning: a part was dropped or defaulted
   std::string source;          // as passed to parseCap (file path, URL, "stdin")
   std::string position;        // element path, 1-based like XPath: "alert/info[2]/area[1]/polygon[3]"; for
-                               // malformed XML "offset 1234" (pugixml's byte offset into the input)
+                               // malformed XML "offset 1234" (byte offset into the document as UTF-8)
   std::string field;           // CAP element name, e.g. "polygon", "sent"
   std::string value;           // offending value, at most 200 bytes, control characters replaced by '?'
   std::string reason;          // one line
@@ -96,8 +96,9 @@ constexpr unsigned capFirstSegmentWords(size_t xmlBytes) {
 //   info.language defaults to "en-US" (CAP default). Unknown enum words leave the field unspecified with a
 //   warning. Times: ISO 8601 "YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm)".
 //
-// Errors (accepted = false): input larger than kMaxCapBytes, malformed XML (one error with pugixml's
-// offset), any DOCTYPE or ENTITY declaration (refused, never resolved), a root that is not alert in a CAP
+// Errors (accepted = false): input larger than kMaxCapBytes, malformed XML (one error naming what is wrong,
+// with its offset: see xml_stream.h for what the reader refuses), any DOCTYPE or ENTITY declaration (refused,
+// never resolved; field "DOCTYPE"), a root that is not alert in a CAP
 // 1.0/1.1/1.2 namespace (any prefix), missing/invalid identifier (CAP: no whitespace, ',', '<' or '&'),
 // sender, sent, status, msgType or scope (Public/Restricted/Private), an Update or Cancel without a usable
 // reference (it would look like a new alert, or withdraw nothing), no info in an Alert or Update.
@@ -107,10 +108,14 @@ constexpr unsigned capFirstSegmentWords(size_t xmlBytes) {
 // fewer than 4 points, is not closed (first != last) or is out of range; a bad circle; a bad reference
 // triple; an unparsable info time (left 0); a malformed resource size; an unknown enum word. An empty
 // <references/> is ignored silently.
-// Encoding: see loadXml (BOM, UTF-8/16/32, ISO-8859-1, GB2312/GBK/GB18030, Latin-1 mislabelled as UTF-8).
-// Cost: linear in the document size; allocates the pugixml DOM and a few small vectors, and `out`'s segments
-// (none with CapScratch or a capFirstSegmentWords-sized builder for typical documents). bench/cap_bench.cpp
-// measures it against pugixml's parse alone.
+// Encoding: as loadXml finds it (BOM, UTF-8/16/32, ISO-8859-1, GB2312/GBK/GB18030, Latin-1 mislabelled as
+// UTF-8 with a warning); other encodings are converted to UTF-8 first.
+// Reading: one pass with XmlStream (xml_stream.h; not pugixml, for speed), then the message is built.
+// Texts keep all of an element's character data (pugixml's tree gave only its first run).
+// Cost: linear in the document size; per thread, a text arena and the collected views are kept and reused
+// (they hold the largest document seen, at most about 2 x kMaxCapBytes), so a document allocates only
+// `out`'s segments (none with CapScratch or a capFirstSegmentWords-sized builder for typical documents).
+// bench/cap_bench.cpp measures it against pugixml's parse alone.
 CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out);
 
 // Hardened XML loading shared by every met parser (CAP, feeds, EDXL-DE, GB/T). Loads `bytes` into `doc`.

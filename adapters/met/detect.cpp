@@ -7,6 +7,7 @@
 #include "adapters/met/edxl.h"
 #include "adapters/met/feed.h"
 #include "adapters/met/gbt.h"
+#include "adapters/met/xml_stream.h"
 #include "model/validate.h"
 #include "schemas/message.capnp.h"
 
@@ -99,6 +100,26 @@ MetOutput parseMetDocument(std::string_view bytes, std::string_view source, int6
     error(out, source, "document", "format", probe.substr(first, 40),
           "unsupported format (not XML): expected CAP, Atom, RSS, EDXL-DE or GB/T 35965 XML");
     return out;
+  }
+
+  // A CAP alert (by far the most common input) is recognised from its root start tag alone, read with the
+  // pull reader, and goes to parseCap, which reads the document once. Anything else, and whatever that
+  // sniff cannot read (UTF-16/32, a DOCTYPE, broken markup before the root), is loaded with pugixml below,
+  // which also names the problem.
+  if (!wide) {
+    std::string arena;
+    XmlStream xs(probe, arena);
+    XmlStart root;
+    if (xs.root(root) && root.local == "alert") {
+      const size_t prefix = root.qname.size() - root.local.size();  // "cap:" or nothing
+      const std::string attr = prefix ? "xmlns:" + std::string(root.qname.substr(0, prefix - 1)) : "xmlns";
+      bool found = false;
+      if (isCapNs(xs.attribute(attr, found))) {
+        out.format = MetFormat::cap;
+        takeCap(out, bytes, src, receivedMs);
+        return out;
+      }
+    }
   }
 
   pugi::xml_document doc;

@@ -40,8 +40,10 @@ struct MetOutput {
 // since the epoch, UTC. Detection: a leading '{' or '[' (after BOM/whitespace) is JSON and refused as
 // "unsupported format (GeoJSON)" when it is a GeoJSON (Feature/FeatureCollection, e.g. api.weather.gov's
 // JSON-LD) or "unsupported format (JSON)" otherwise; other text that does not start with '<' (CSV, NMEA,
-// NAVTEX) is "unsupported format (not XML)"; everything else is loaded with loadXml (DOCTYPE/XXE
-// refused, encodings handled) and dispatched on the root element and its namespace:
+// NAVTEX) is "unsupported format (not XML)"; a document whose root start tag (read with XmlStream, in an
+// ASCII-compatible encoding) is alert in a CAP namespace goes straight to parseCap; everything else is
+// loaded with loadXml (DOCTYPE/XXE refused, encodings handled) and dispatched on the root element and its
+// namespace:
 //   alert in a CAP 1.0/1.1/1.2 namespace -> parseCap;  alert in no/any other namespace -> parseGbt;
 //   Atom feed / RSS rss -> parseFeed, then parseCap on every embedded or index-synthesised alert;
 //   EDXL-DE 1.0 EDXLDistribution -> parseEdxl, then parseCap on every CAP alert;  anything else -> error.
@@ -55,8 +57,8 @@ struct MetOutput {
 // envelopes. Problems: CapProblem -> InputProblem one to one (an error means that document was not
 // published; warnings are kept), with source as above. Messages are not run through validateMessage here
 // (expiry needs the publish time): the runtime does that before publishing.
-// Cost: linear in the size; the container is parsed once for detection and once by its parser, each
-// embedded alert once more by parseCap.
+// Cost: linear in the size; a CAP alert is read once (by parseCap); another document is parsed once for
+// detection and once by its parser, each embedded alert once more by parseCap.
 MetOutput parseMetDocument(std::string_view bytes, std::string_view source, int64_t receivedMs);
 
 }  // namespace alertbus::met

@@ -36,33 +36,34 @@ void appendUtf8(std::string& out, uint32_t cp) {
 // The reference starting at `p` ('&') and ending before `e`: appends what it stands for and returns the
 // position after it, or returns nullptr (not a reference we resolve: the caller keeps the '&' as written).
 // Every reference we resolve is at least as long as its UTF-8 result ("&#x10000;" is 9 bytes for 4).
+// Character references may carry any number of leading zeros (XML allows them); the digits are read to
+// the ';' with no length limit, the value saturating past U+10FFFF.
 const char* resolveReference(const char* p, const char* e, std::string& out) {
-  const char* semi = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(std::min<ptrdiff_t>(e - p, 16))));
-  if (!semi) return nullptr;
-  std::string_view name(p + 1, static_cast<size_t>(semi - p - 1));
-  if (name == "lt") out.push_back('<');
-  else if (name == "gt") out.push_back('>');
-  else if (name == "amp") out.push_back('&');
-  else if (name == "apos") out.push_back('\'');
-  else if (name == "quot") out.push_back('"');
-  else if (name.size() >= 2 && name[0] == '#') {
-    const bool hex = name[1] == 'x';
-    std::string_view digits = name.substr(hex ? 2 : 1);
-    if (digits.empty()) return nullptr;
-    uint32_t cp = 0;
-    for (char c : digits) {
-      uint32_t d;
-      if (c >= '0' && c <= '9') d = static_cast<uint32_t>(c - '0');
-      else if (hex && c >= 'a' && c <= 'f') d = static_cast<uint32_t>(c - 'a' + 10);
-      else if (hex && c >= 'A' && c <= 'F') d = static_cast<uint32_t>(c - 'A' + 10);
-      else return nullptr;
-      cp = cp > 0x10FFFF ? cp : cp * (hex ? 16 : 10) + d;  // past U+10FFFF it only has to stay invalid
+  const std::string_view rest(p + 1, static_cast<size_t>(e - p - 1));
+  static constexpr std::pair<std::string_view, char> kNamed[] = {
+      {"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"apos;", '\''}, {"quot;", '"'}};
+  for (const auto& [name, c] : kNamed)
+    if (rest.substr(0, name.size()) == name) {
+      out.push_back(c);
+      return p + 1 + name.size();
     }
-    appendUtf8(out, cp);
-  } else {
-    return nullptr;
+  if (rest.size() < 2 || rest[0] != '#') return nullptr;
+  const bool hex = rest[1] == 'x';
+  size_t i = hex ? 2 : 1;
+  const size_t first = i;
+  uint32_t cp = 0;
+  for (; i < rest.size(); ++i) {
+    const char c = rest[i];
+    uint32_t d;
+    if (c >= '0' && c <= '9') d = static_cast<uint32_t>(c - '0');
+    else if (hex && c >= 'a' && c <= 'f') d = static_cast<uint32_t>(c - 'a' + 10);
+    else if (hex && c >= 'A' && c <= 'F') d = static_cast<uint32_t>(c - 'A' + 10);
+    else break;
+    cp = cp > 0x10FFFF ? cp : cp * (hex ? 16 : 10) + d;  // past U+10FFFF it only has to stay invalid
   }
-  return semi + 1;
+  if (i == first || i == rest.size() || rest[i] != ';') return nullptr;
+  appendUtf8(out, cp);
+  return p + 1 + i + 1;
 }
 
 }  // namespace
@@ -127,6 +128,11 @@ bool XmlStream::skipCdata(bool keep) {
     ++q;
   }
   if (keep) {
+    for (const char* s = b; s < q; ++s)  // control characters are kept, as in text, and flagged
+      if ((static_cast<unsigned char>(*s) < 0x20 && *s != '\t' && *s != '\n' && *s != '\r') || *s == 0x7f) {
+        unclean_ = true;
+        break;
+      }
     for (const char* s = b; s < q;) {
       const char* cr = static_cast<const char*>(std::memchr(s, '\r', static_cast<size_t>(q - s)));
       const char* stop = cr ? cr : q;
@@ -167,7 +173,7 @@ XmlStream::Markup XmlStream::nextMarkup(bool keepText) {
     if (failed()) return Markup::error;
     const char* lt = static_cast<const char*>(std::memchr(p_, '<', static_cast<size_t>(end_ - p_)));
     const char* stop = lt ? lt : end_;
-    if ((depth_ == 0) && !pendingEmpty_) {
+    if (depth_ == 0 && !pendingEmpty_) {
       for (const char* q = p_; q < stop; ++q)
         if (!isWs(*q)) {
           fail(static_cast<size_t>(q - begin_), "text outside the root element");
@@ -182,9 +188,9 @@ XmlStream::Markup XmlStream::nextMarkup(bool keepText) {
     }
     p_ = stop;
     if (!lt) {
-      if (!(depth_ == 0)) {
+      if (depth_ != 0) {
         fail(static_cast<size_t>(end_ - begin_),
-             "unexpected end of document inside <" + std::string(open_[depth_ - 1]) + ">");
+             "unexpected end of document inside <" + std::string(std::string_view(open_[depth_ - 1])) + ">");
         return Markup::error;
       }
       return Markup::done;
@@ -197,7 +203,7 @@ XmlStream::Markup XmlStream::nextMarkup(bool keepText) {
     if (c == '/') return Markup::end;
     if (nameStart(c)) return Markup::start;
     if (c == '!' && std::string_view(p_, static_cast<size_t>(end_ - p_)).substr(0, 9) == "<![CDATA[") {
-      if ((depth_ == 0)) {
+      if (depth_ == 0) {
         fail(static_cast<size_t>(p_ - begin_), "CDATA outside the root element");
         return Markup::error;
       }
@@ -293,14 +299,15 @@ bool XmlStream::readStartTag(XmlStart& out) {
       return fail(static_cast<size_t>(q - begin_), "'<' in the value of attribute " + std::string(aname));
     if (nAttrs_ == kMaxAttributes)
       return fail(at, "more than " + std::to_string(kMaxAttributes) + " attributes on <" + std::string(out.qname) + ">");
-    attrs_[nAttrs_++] = {aname, attrValue(static_cast<size_t>(q - begin_), quote, static_cast<size_t>(close - begin_))};
+    const std::string_view value = attrValue(static_cast<size_t>(q - begin_), quote, static_cast<size_t>(close - begin_));
+    attrs_[nAttrs_++] = Attr{aname.data(), aname.size(), value.data(), value.size()};
     q = close + 1;
   }
-  if ((depth_ == 0) && rootDone_) return fail(at, "a second root element <" + std::string(out.qname) + ">");
+  if (depth_ == 0 && rootDone_) return fail(at, "a second root element <" + std::string(out.qname) + ">");
   p_ = q;
   pendingEmpty_ = out.empty;
   if (out.empty) {
-    if ((depth_ == 0)) rootDone_ = true;
+    if (depth_ == 0) rootDone_ = true;
     return true;
   }
   if (depth_ == kMaxDepth) return fail(at, "elements nested deeper than " + std::to_string(kMaxDepth));
@@ -309,7 +316,7 @@ bool XmlStream::readStartTag(XmlStart& out) {
 }
 
 bool XmlStream::readEndTag() {
-  if (!(depth_ == 0))
+  if (depth_ != 0)
     if (const char* after = endOfTop(p_)) {  // the usual case: it closes the open element
       popTop(after);
       return true;
@@ -321,9 +328,9 @@ bool XmlStream::readEndTag() {
   std::string_view name(n, static_cast<size_t>(q - n));
   while (q < end_ && isWs(*q)) ++q;
   if (q == end_ || *q != '>') return fail(at, "malformed end tag </" + std::string(name) + ">");
-  if ((depth_ == 0)) return fail(at, "end tag </" + std::string(name) + "> with no open element");
-  if (open_[depth_ - 1] != name)
-    return fail(at, "end tag </" + std::string(name) + "> does not match <" + std::string(open_[depth_ - 1]) + ">");
+  if (depth_ == 0) return fail(at, "end tag </" + std::string(name) + "> with no open element");
+  if (std::string_view(open_[depth_ - 1]) != name)
+    return fail(at, "end tag </" + std::string(name) + "> does not match <" + std::string(std::string_view(open_[depth_ - 1])) + ">");
   popTop(q + 1);
   return true;
 }
@@ -383,9 +390,14 @@ std::string_view XmlStream::textSlow() {
     XmlStart ignored;
     while (!failed() && depth_ >= depth && depth > 0) {
       switch (nextMarkup(true)) {
-        case Markup::start:  // a child element inside text: checked and skipped
+        case Markup::start: {  // a child element inside text: checked and skipped
+          // Its attribute values (and those of everything in it) are decoded into the arena, where this
+          // text is being assembled: they are dropped again (found by fuzzing: they became part of the text).
+          const size_t textEnd = arena_.size();
           if (readStartTag(ignored)) skip();
+          arena_.resize(textEnd);
           break;
+        }
         case Markup::end: readEndTag(); break;
         case Markup::done:
         case Markup::error: break;
@@ -393,10 +405,13 @@ std::string_view XmlStream::textSlow() {
     }
   }
   pendingEmpty_ = false;
-  if (failed()) arena_.resize(start);
-  size_t b = start, e = arena_.size();
+  size_t b = start, e = failed() ? start : arena_.size();
   while (b < e && isWs(arena_[b])) ++b;
   while (e > b && isWs(arena_[e - 1])) --e;
+  if (b == e) {  // nothing (also after an error): no arena space, so repeated calls cannot grow it
+    arena_.resize(start);
+    return std::string_view("", 0);
+  }
   arena_.resize(e);
   arena_.push_back('\0');
   return {arena_.data() + b, e - b};
@@ -404,7 +419,7 @@ std::string_view XmlStream::textSlow() {
 
 bool XmlStream::finish() {
   XmlStart ignored;
-  while (!failed() && !(depth_ == 0)) {  // whatever the caller did not read is still checked
+  while (!failed() && depth_ != 0) {  // whatever the caller did not read is still checked
     pendingEmpty_ = false;
     switch (nextMarkup(false)) {
       case Markup::start: readStartTag(ignored); break;
@@ -431,9 +446,9 @@ bool XmlStream::finish() {
 
 std::string_view XmlStream::attribute(std::string_view qname, bool& found) const {
   for (size_t i = 0; i < nAttrs_; ++i)
-    if (attrs_[i].name == qname) {
+    if (std::string_view(attrs_[i].name, attrs_[i].nameLen) == qname) {
       found = true;
-      return attrs_[i].value;
+      return {attrs_[i].value, attrs_[i].valueLen};
     }
   found = false;
   return {};

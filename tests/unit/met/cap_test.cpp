@@ -334,6 +334,25 @@ TEST_CASE("cap: normative event code skips DWD metadata eventCodes", "[cap]") {
   CHECK(text(b.getRoot<Message>().getPayload().getWarning()[0].getEventCode()) == "52");
 }
 
+// Found by fuzzing (tests/data/fuzz/adapter-regressions/met/cap-onset-after-expires.xml): the bus refuses an
+// info whose expiry comes before its onset, so the onset is dropped with a warning and the expiry kept.
+TEST_CASE("cap: an onset after expires is left absent with a warning", "[cap]") {
+  capnp::MallocMessageBuilder b;
+  auto r = parseCap(
+      "<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'><identifier>X</identifier><sender>s</sender>"
+      "<sent>2026-07-28T09:00:00+08:00</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>"
+      "<info><event>Gale</event><urgency>Immediate</urgency><severity>Moderate</severity><certainty>Likely</certainty>"
+      "<onset>2036-07-28T12:00:00+08:00</onset><expires>2036-07-28T09:00:00+08:00</expires></info></alert>",
+      "t", 0, b);
+  INFO(problems(r));
+  REQUIRE(r.accepted);
+  CHECK(hasProblem(r, "alert/info[1]/onset", "after expires"));
+  auto info = b.getRoot<Message>().getPayload().getWarning()[0];
+  CHECK(info.getOnsetMs() == 0);
+  CHECK(info.getExpiresMs() == 2100819600000LL);  // 2036-07-28T01:00:00Z
+  CHECK_FALSE(validateMessage(b.getRoot<Message>().asReader(), 1785240000000LL).has_value());
+}
+
 TEST_CASE("cap: time parsing", "[cap]") {
   int64_t ms = 0;
   CHECK(parseCapTime("1970-01-01T00:00:00Z", ms));
