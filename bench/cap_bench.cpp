@@ -10,14 +10,18 @@
 // reused, zeroed first segment, so no document pays for allocating and zeroing a fresh one.
 // Usage: bench_cap [--quick] [rounds=7] [passes per round=200] [sets=all|mix|heavy|corpus]
 //
-// Where the time goes (mix, 2026-11-29, RelWithDebInfo, perf and switching parts off one at a time; in
-// units of the baseline's parse): the pull reader and collector (xml_stream.h, cap.cpp CapCollector) 0.7;
-// polygons 0.45 (about 63 points per generated document, each number converted exactly; a loop per digit
-// is the fastest measured: word-at-a-time conversion was slower); texts into Cap'n Proto 0.2 (one
-// allocation and copy per field through the builder API); the rest of the mapping (lists, key/value
-// pairs, enums, times, checks) 0.35; UTF-8 validation, provenance copy and encoding detection 0.3.
-// History: 14x (first mapper over pugixml's tree), 4.2x (its tuned form: walking the tree through
-// pugixml's accessors alone cost 1.1x), 2.2x with the one-pass reader.
+// Where the time goes (mix, 2026-11-29, quiet 2-core EPYC VM, RelWithDebInfo; each part measured by switching
+// it off, in units of the baseline's parse): reading (xml_stream.h) and collecting the texts about 0.7;
+// polygons 0.45 (about 63 points per generated document, every number converted exactly); texts into
+// Cap'n Proto 0.2 and key/value lists 0.07 (an allocation and a copy per field through the builder API);
+// UTF-8 validation 0.1; provenance copy, encoding detection, enums, times and checks the rest. Ratio about
+// 2.1 on the mix, 2.3 on the polygon-heavy set, 1.5 on the real captures in ../shared/realdata.
+// What mattered most in the reader: positions the CPU can predict. A position computed from the bytes (a
+// 16-byte compare and a count of trailing zeros) makes everything after it wait, where a loop per byte
+// advancing on predicted branches lets the CPU run ahead; so whitespace is skipped byte by byte, element
+// names are guessed from the order seen before and confirmed by one compare, and numbers are converted a
+// digit per step (word-at-a-time conversion was slower). History: 14x (first mapper over pugixml's tree),
+// 4.2x (tuned; walking the tree through pugixml's accessors alone cost 1.1x), 2.1x with the one-pass reader.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -25,6 +25,10 @@ bool gb18030ToUtf8(std::string_view in, std::string& out, size_t& badAt);
 // contract as gb18030ToUtf8: false at the first byte that does not decode (or is cut short), offset in `badAt`.
 bool iconvToUtf8(std::string_view in, const char* fromCode, std::string& out, size_t& badAt);
 
+// Appends the UTF-8 encoding of `cp`, which must be a Unicode scalar value (not a surrogate, at most
+// U+10FFFF), to `out`.
+void appendUtf8(std::string& out, char32_t cp);
+
 // Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31), negative before.
 // Howard Hinnant's days_from_civil. Pure, O(1).
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d);

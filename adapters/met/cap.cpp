@@ -11,6 +11,7 @@
 #include "adapters/met/xml_stream.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -424,6 +425,26 @@ static_assert(std::size(kAlertFields) + 1 == std::size(kAlertNames) && std::size
               "names and fields line up");
 const NameSet kAlertSet(kAlertNames), kInfoSet(kInfoNames), kResourceSet(kResourceNames), kAreaSet(kAreaNames);
 
+// Guesses at the next element for XmlStream::next (see NameGuess): each list's names, and per thread which
+// element followed which last time, starting from CAP's schema order, so that a feed's own order is learned.
+template <size_t N>
+std::array<NameGuess, N> guessesOf(const std::string_view (&names)[N]) {
+  std::array<NameGuess, N> g;
+  for (size_t i = 0; i < N; ++i) g[i] = NameGuess(names[i]);
+  return g;
+}
+const auto kAlertGuess = guessesOf(kAlertNames);
+const auto kInfoGuess = guessesOf(kInfoNames);
+const auto kAreaGuess = guessesOf(kAreaNames);
+const std::string_view kPairNames[] = {"valueName", "value"};
+const auto kPairGuess = guessesOf(kPairNames);
+thread_local int8_t tlAlertFollow[] = {1, 2, 3, 4, 5, 8, 7, 8, 8};
+thread_local int8_t tlInfoFollow[] = {15, 16, 3, 4, 5, 17, 7, 8, 9, 10, 11, 12, 13, 14, 18, 1, 2, 6, 19, 20, 20};
+thread_local int8_t tlAreaFollow[] = {3, 2, 2, 5, 5, 5};
+static_assert(std::size(tlAlertFollow) == std::size(kAlertNames) && std::size(tlInfoFollow) == std::size(kInfoNames) &&
+                  std::size(tlAreaFollow) == std::size(kAreaNames),
+              "a follower per name");
+
 // The document reader: fills an AlertDoc from the children of <alert>. Unknown elements (and CAP elements
 // with no schema field: source, restriction, addresses, code, note, derefUri ...) are skipped, checked for
 // well-formedness only. Reports nothing: what the texts mean is the builder's business. Reads with
@@ -431,13 +452,15 @@ const NameSet kAlertSet(kAlertNames), kInfoSet(kInfoNames), kResourceSet(kResour
 // leaf is open, and its text comes from text().
 class CapCollector {
  public:
-  CapCollector(XmlStream& xs, AlertDoc& doc) : xs_(xs), doc_(doc) {}
+  // `guess`: the document's elements have no prefix, so names can be guessed (NameGuess has none).
+  CapCollector(XmlStream& xs, AlertDoc& doc, bool guess) : xs_(xs), doc_(doc), guess_(guess) {}
 
   void alert() {
     XmlStart c;
     std::string_view t;
-    while (xs_.next(c, t)) {
-      const int k = kAlertSet.find(c.local);
+    int prev = -1;
+    while (xs_.next(c, t, guessAfter(kAlertGuess, tlAlertFollow, prev))) {
+      const int k = learn(c, kAlertSet, tlAlertFollow, prev);
       if (k < 0) skip(c);
       else if (k < static_cast<int>(std::size(kAlertFields))) keepFirst(doc_.*kAlertFields[k], c, t);
       else info(c);
@@ -446,6 +469,24 @@ class CapCollector {
 
  private:
   static uint32_t at(size_t n) { return static_cast<uint32_t>(n); }
+
+  // The guess for the element after `prev` (index into the list; -1 before the first), or none.
+  template <size_t N>
+  const NameGuess* guessAfter(const std::array<NameGuess, N>& g, const int8_t (&follow)[N], int prev) const {
+    if (!guess_) return nullptr;
+    const int i = prev < 0 ? 0 : follow[prev];
+    return i >= 0 ? &g[static_cast<size_t>(i)] : nullptr;
+  }
+  // The index of element `c` (confirmed guess, or looked up); records it as the follower of `prev`.
+  template <size_t N>
+  int learn(const XmlStart& c, const NameSet& set, int8_t (&follow)[N], int& prev) const {
+    const int k = c.guessed ? (prev < 0 ? 0 : follow[prev]) : set.find(c.local);
+    if (k >= 0 && static_cast<size_t>(k) < N) {
+      if (prev >= 0) follow[prev] = static_cast<int8_t>(k);
+      prev = k;
+    }
+    return k;
+  }
 
   // The text of element `c` (`t` if next() read it whole), kept in `field` if it is the first occurrence.
   void keepFirst(std::string_view& field, const XmlStart& c, std::string_view t) {
@@ -467,8 +508,9 @@ class CapCollector {
     in.areas.b = at(doc_.areas.size());
     XmlStart c;
     std::string_view t;
-    while (!parent.closed && xs_.next(c, t)) {
-      const int k = kInfoSet.find(c.local);
+    int prev = -1;
+    while (!parent.closed && xs_.next(c, t, guessAfter(kInfoGuess, tlInfoFollow, prev))) {
+      const int k = learn(c, kInfoSet, tlInfoFollow, prev);
       if (k < 0) skip(c);
       else if (k < kInfoCategory) keepFirst(in.*kInfoFields[k], c, t);
       else if (k == kInfoCategory) doc_.categories.push_back(textOf(c, t));
@@ -490,7 +532,9 @@ class CapCollector {
     KV kv;
     XmlStart c;
     std::string_view t;
-    while (!parent.closed && xs_.next(c, t)) {
+    int k = 0;  // valueName, then value
+    while (!parent.closed && xs_.next(c, t, guess_ && k < 2 ? &kPairGuess[static_cast<size_t>(k)] : nullptr)) {
+      k = c.guessed ? k + 1 : 2;
       if (sameName(c.local, "valueName")) keepFirst(kv.key, c, t);
       else if (sameName(c.local, "value")) keepFirst(kv.value, c, t);
       else skip(c);
@@ -516,8 +560,9 @@ class CapCollector {
     a.geocodes.b = at(doc_.geocodes.size());
     XmlStart c;
     std::string_view t;
-    while (!parent.closed && xs_.next(c, t)) {
-      const int k = kAreaSet.find(c.local);
+    int prev = -1;
+    while (!parent.closed && xs_.next(c, t, guessAfter(kAreaGuess, tlAreaFollow, prev))) {
+      const int k = learn(c, kAreaSet, tlAreaFollow, prev);
       if (k < 0) skip(c);
       else if (k < kAreaPolygon) keepFirst(a.*kAreaFields[k], c, t);
       else if (k == kAreaPolygon) doc_.polygons.push_back(textOf(c, t));
@@ -531,6 +576,7 @@ class CapCollector {
 
   XmlStream& xs_;
   AlertDoc& doc_;
+  bool guess_;
 };
 
 void setPairs(capnp::List<schema::KeyValue>::Builder list, const std::vector<KV>& kvs, Range r) {
@@ -1356,7 +1402,7 @@ CapResult parseCap(std::string_view xml, std::string_view source, int64_t receiv
   }
   result.capVersion = std::string(nsv.substr(kNsPrefix.size()));
 
-  CapCollector(xs, doc).alert();
+  CapCollector(xs, doc, colon == 0).alert();
   if (!xs.finish()) return malformed();
   tlTextNeedsCleaning = xs.textNeedsCleaning();
   CapMapper(rep, doc).mapAlert(m);

@@ -108,7 +108,7 @@ MetOutput parseMetDocument(std::string_view bytes, std::string_view source, int6
   // which also names the problem.
   if (!wide) {
     std::string arena;
-    XmlStream xs(probe, arena);
+    XmlStream xs(probe.substr(0, 64 * 1024), arena);  // the root start tag is near the start (else: pugixml)
     XmlStart root;
     if (xs.root(root) && root.local == "alert") {
       const size_t prefix = root.qname.size() - root.local.size();  // "cap:" or nothing

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "model/decode_util.h"
+
 namespace alertbus::sms {
 
 enum class SmsEncoding { gsm7, ucs2 };
@@ -53,7 +55,7 @@ Segmentation segment(std::string_view utf8, int maxParts);
 // Decodes UTF-8 into code points, replacing each maximal invalid subsequence with U+FFFD (Unicode's
 // recommended practice); returns whether anything was replaced. Shared with the templates. O(n).
 bool decodeUtf8(std::string_view utf8, std::u32string& out);
-// Appends the UTF-8 encoding of `cp` (which must be a scalar value) to `out`.
-void appendUtf8(std::string& out, char32_t cp);
+// The UTF-8 encoder is model/decode_util's (one for the SMS outlet and the CAP reader).
+using alertbus::appendUtf8;
 
 }  // namespace alertbus::sms
