@@ -489,11 +489,11 @@ class CapCollector {
   }
 
   // The text of element `c` (`t` if next() read it whole), kept in `field` if it is the first occurrence.
+  std::string_view textOf(const XmlStart& c, std::string_view t) { return c.closed ? t : xs_.text(); }
   void keepFirst(std::string_view& field, const XmlStart& c, std::string_view t) {
-    const std::string_view text = c.closed ? t : xs_.text();
+    const std::string_view text = textOf(c, t);  // read in any case: the element must be consumed
     if (!field.data()) field = text;
   }
-  std::string_view textOf(const XmlStart& c, std::string_view t) { return c.closed ? t : xs_.text(); }
   void skip(const XmlStart& c) {
     if (!c.closed) xs_.skip();
   }
