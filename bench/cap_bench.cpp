@@ -2,7 +2,8 @@
 // times and references) over the tests/data/cap samples plus generated variants (more infos, areas,
 // long polygons, geocodes), against a baseline that only parses the same documents with pugixml
 // (load_buffer with parse_default | parse_doctype, what loadXml uses for the other met formats), in the
-// same run; several interleaved rounds, medians. Exits 1 if a document that should map is not accepted.
+// same run, alternating every pass (see oneRound); several rounds, medians. Exits 1 if a document that should
+// map is not accepted.
 // Issue target: ratio (parseCap time / parse-only time) <= 2.0 on the mix. Also printed, for information:
 // a polygon-heavy set (number conversion dominates), and, when ALERTBUS_CORPUS names a folder of captured
 // documents (e.g. ../shared/realdata), every CAP document under it that parseCap accepts.
@@ -10,12 +11,13 @@
 // reused, zeroed first segment, so no document pays for allocating and zeroing a fresh one.
 // Usage: bench_cap [--quick] [rounds=7] [passes per round=200] [sets=all|mix|heavy|corpus]
 //
-// Where the time goes (mix, 2026-11-29, quiet 2-core EPYC VM, RelWithDebInfo; each part measured by switching
+// Where the time goes (mix, 2026-11-29, 2-core EPYC VM on a shared host, RelWithDebInfo; each part measured by switching
 // it off, in units of the baseline's parse): reading (xml_stream.h) and collecting the texts about 0.7;
 // polygons 0.45 (about 63 points per generated document, every number converted exactly); texts into
 // Cap'n Proto 0.2 and key/value lists 0.07 (an allocation and a copy per field through the builder API);
 // UTF-8 validation 0.1; provenance copy, encoding detection, enums, times and checks the rest. Ratio about
-// 2.1 on the mix, 2.3 on the polygon-heavy set, 1.5 on the real captures in ../shared/realdata.
+// 2.05 on the mix (median of 20 runs; 1.9 to 2.1), 2.3 on the polygon-heavy set, 1.5 on the real captures
+// in ../shared/realdata.
 // What mattered most in the reader: positions the CPU can predict. A position computed from the bytes (a
 // 16-byte compare and a count of trailing zeros) makes everything after it wait, where a loop per byte
 // advancing on predicted branches lets the CPU run ahead; so whitespace is skipped byte by byte, element
@@ -102,35 +104,46 @@ struct Figures {
   size_t parsed, accepted, expected;
 };
 
-// Interleaved rounds: baseline then full mapping over every document `passes` times, per round.
+// One round: `passes` times, the baseline over every document then the full mapping over every document,
+// each timed apart and summed; documents/s into base, full. Alternating every pass (about a millisecond each),
+// not every round: this machine is a VM on a shared host, and the speed it gets changes from one tenth of a
+// second to the next (measured: the baseline alone from 260k to 500k documents/s between rounds), so only
+// close interleaving compares the two under the same conditions.
 // Each message gets its own MallocMessageBuilder over `scratch` (met::CapScratch, as cap.h advises callers
 // that map many documents); a message that outgrows it continues in malloc'ed segments.
+void oneRound(const std::vector<std::string>& docs, int passes, met::CapScratch& scratch, Figures& f,
+              std::vector<double>& base, std::vector<double>& full) {
+  const unsigned opts = pugi::parse_default | pugi::parse_doctype;  // what loadXml passes for the other formats
+  Clock::duration baseTime{}, fullTime{};
+  f.parsed = 0;
+  f.accepted = 0;
+  for (int p = 0; p < passes; ++p) {
+    auto t0 = Clock::now();
+    for (auto& d : docs) {
+      pugi::xml_document doc;
+      auto pr = doc.load_buffer(d.data(), d.size(), opts, pugi::encoding_auto);
+      f.parsed += pr && doc.document_element();
+    }
+    auto t1 = Clock::now();
+    for (auto& d : docs) {
+      capnp::MallocMessageBuilder b(scratch.words());
+      f.accepted += met::parseCap(d, "bench", 1785200000000LL, b).accepted;
+    }
+    auto t2 = Clock::now();
+    baseTime += t1 - t0;
+    fullTime += t2 - t1;
+  }
+  double n = static_cast<double>(passes) * docs.size();
+  base.push_back(n / std::chrono::duration<double>(baseTime).count());
+  full.push_back(n / std::chrono::duration<double>(fullTime).count());
+}
+
+// Rounds of oneRound; medians.
 Figures run(const std::vector<std::string>& docs, int rounds, int passes) {
   met::CapScratch scratch;
-  const unsigned opts = pugi::parse_default | pugi::parse_doctype;  // what loadXml passes for CAP
   std::vector<double> base, full;
   Figures f{};
-  for (int r = 0; r < rounds; ++r) {
-    auto t0 = Clock::now();
-    f.parsed = 0;
-    for (int p = 0; p < passes; ++p)
-      for (auto& d : docs) {
-        pugi::xml_document doc;
-        auto pr = doc.load_buffer(d.data(), d.size(), opts, pugi::encoding_auto);
-        f.parsed += pr && doc.document_element();
-      }
-    auto t1 = Clock::now();
-    f.accepted = 0;
-    for (int p = 0; p < passes; ++p)
-      for (auto& d : docs) {
-        capnp::MallocMessageBuilder b(scratch.words());
-        f.accepted += met::parseCap(d, "bench", 1785200000000LL, b).accepted;
-      }
-    auto t2 = Clock::now();
-    double n = static_cast<double>(passes) * docs.size();
-    base.push_back(n / std::chrono::duration<double>(t1 - t0).count());
-    full.push_back(n / std::chrono::duration<double>(t2 - t1).count());
-  }
+  for (int r = 0; r < rounds; ++r) oneRound(docs, passes, scratch, f, base, full);
   f.baseline = median(base);
   f.full = median(full);
   f.expected = static_cast<size_t>(passes) * docs.size();
