@@ -23,6 +23,9 @@
 #include <cerrno>
 
 #include <capnp/any.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <pugixml.hpp>
 
 #include "model/decode_util.h"
@@ -859,19 +862,98 @@ class CapMapper {
   // then runs and names the problem). `text` must come from XmlStream::text: trimmed, and the byte after it
   // is whitespace, '<' (in the document) or a NUL (in the arena), which stops every scan, so scanNumber
   // needs no bounds.
+#if defined(__SSE2__)
+  // The layout of a number as last seen: which of its bytes (and the one after it) are digits and which is
+  // the point. A polygon writes its numbers alike ("29.9866,121.8456 29.9870,121.8461 ..."), so the next one
+  // is checked against that layout with one 16-byte compare and, when it fits, converted without a loop
+  // (its digits combined a word at a time) and its end known in advance: the CPU need not wait for a
+  // loop's exit. (Measured: a fifth less time per number on the bench's polygons.)
+  struct NumberShape {
+    uint32_t mask = 0, sig = 1;  // (signature & mask) == sig: this layout; sig 1 under mask 0 never fits
+    unsigned len = 0, frac = 0;  // bytes of the number; digits after the point
+    uint64_t low = 0, high = 0;  // byte masks: digits before the point, digits after it (moved down a byte)
+    unsigned shift = 0;          // moves the digits to the top bytes of the word
+  };
+  // Bits 0-15: the 16 bytes at p that are not digits; bits 16-31: those that are '.'. Reads 16 bytes.
+  static uint32_t numberSignature(const char* p) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+    const unsigned digit = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d)));
+    const unsigned dot = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.'))));
+    return (~digit & 0xFFFFu) | (dot << 16);
+  }
+  // The layout `sig` shows, if it is digits[.digits] of at most 8 bytes followed by another byte.
+  [[gnu::noinline]] static bool learnShape(uint32_t sig, NumberShape& s) {
+    const unsigned nonDigit = sig & 0xFFFFu, dot = sig >> 16;
+    const unsigned end = nonDigit & ~dot;
+    if (!end) return false;
+    const unsigned len = static_cast<unsigned>(__builtin_ctz(end));
+    if (len == 0 || len > 8) return false;
+    const unsigned dots = dot & ((1u << len) - 1u);
+    if (dots & (dots - 1)) return false;
+    const unsigned whole = dots ? static_cast<unsigned>(__builtin_ctz(dots)) : len;
+    const unsigned frac = dots ? len - whole - 1 : 0;
+    const unsigned k = whole + frac;
+    if (k == 0) return false;
+    s.mask = ((2u << len) - 1u) | (((2u << len) - 1u) << 16);
+    s.sig = sig & s.mask;
+    s.len = len;
+    s.frac = frac;
+    s.low = whole == 8 ? ~0ULL : (whole ? (1ULL << (8 * whole)) - 1 : 0);
+    s.high = dots ? (k == 8 ? ~0ULL : (1ULL << (8 * k)) - 1) & ~s.low : 0;
+    s.shift = 8 * (8 - k);
+    return true;
+  }
+  // scanNumber for a number at `p` with 16 readable bytes after its sign, by `shape` when it fits (learnt
+  // from this number when it does not); numbers no layout can describe go to scanNumber.
+  static const char* shapedNumber(const char* p, NumberShape& shape, double& out) {
+    static const double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    const char* const start = p;
+    const bool neg = *p == '-';
+    if (neg || *p == '+') ++p;
+    const uint32_t sig = numberSignature(p);
+    if ((sig & shape.mask) != shape.sig && !learnShape(sig, shape)) return scanNumber(start, out);
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    w &= 0x0F0F0F0F0F0F0F0FULL;
+    uint64_t x = ((w & shape.low) | ((w >> 8) & shape.high)) << shape.shift;  // digits, first one highest
+    x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFULL;
+    x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFULL;
+    x = (x * 10000 + (x >> 32)) & 0xFFFFFFFFULL;
+    const double v = static_cast<double>(x) / kPow10[shape.frac];  // exact: see scanNumber
+    out = neg ? -v : v;
+    return p + shape.len;
+  }
+#endif
+
   static bool scanRing(std::string_view text, std::vector<Pt>& ring) {
     ring.clear();
     const char* p = text.data();
     const char* const e = p + text.size();
     if (p == nullptr || (*e != '\0' && *e != '<' && !isWs(*e))) return false;  // not as promised: careful path
+#if defined(__SSE2__)
+    NumberShape latShape, lonShape;
+#endif
     for (;;) {
       while (p < e && isWs(*p)) ++p;
       if (p == e) return true;
       double lat, lon;  // in registers: a Pt on the stack, stored as two doubles and loaded as one 16-byte
                         // value by push_back, stalled on store forwarding (measured: a third of the time here)
-      p = scanNumber(p, lat);
-      if (!p || *p != ',') return false;
-      p = scanNumber(p + 1, lon);
+#if defined(__SSE2__)
+      if (e - p >= 40) {  // room for two numbers of up to 18 bytes and a 16-byte read from each
+        p = shapedNumber(p, latShape, lat);
+        if (!p || *p != ',') return false;
+        p = shapedNumber(p + 1, lonShape, lon);
+      } else
+#endif
+      {
+        p = scanNumber(p, lat);
+        if (!p || *p != ',') return false;
+        p = scanNumber(p + 1, lon);
+      }
       // p <= e: the scans stop at *e at the latest.
       if (!p || (p < e && !isWs(*p)) || !inRange(lat, lon)) return false;
       Pt& slot = ring.emplace_back();

@@ -6,11 +6,14 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
 #include <fstream>
+#include <random>
 #include <iostream>
 #include <sstream>
+#include <vector>
 #include <sys/stat.h>
 
 #include "model/json.h"
@@ -351,6 +354,61 @@ TEST_CASE("cap: an onset after expires is left absent with a warning", "[cap]") 
   CHECK(info.getOnsetMs() == 0);
   CHECK(info.getExpiresMs() == 2100819600000LL);  // 2036-07-28T01:00:00Z
   CHECK_FALSE(validateMessage(b.getRoot<Message>().asReader(), 1785240000000LL).has_value());
+}
+
+// Polygon numbers are read by layout (the same digits-and-point pattern as the number before, checked with
+// one compare) or by a loop per digit; both must give exactly what strtod gives, for every way of writing a
+// number CAP senders use, however the layout changes from one number to the next.
+TEST_CASE("cap: polygon numbers equal strtod's, whatever their layouts", "[cap]") {
+  std::mt19937 rng(20261129);
+  auto number = [&](double limit) {
+    const int style = static_cast<int>(rng() % 8);
+    const double v = (static_cast<double>(rng() % 2000001) / 1000000.0 - 1.0) * limit;
+    char buf[64];
+    switch (style) {
+      case 0: std::snprintf(buf, sizeof buf, "%.2f", v); break;
+      case 1: std::snprintf(buf, sizeof buf, "%.4f", v); break;
+      case 2: std::snprintf(buf, sizeof buf, "%.6f", v); break;   // longer than 8 bytes: the digit loop
+      case 3: std::snprintf(buf, sizeof buf, "%.0f", v); break;   // no point
+      case 4: std::snprintf(buf, sizeof buf, "%.1f", v); break;
+      case 5: std::snprintf(buf, sizeof buf, "%+.3f", v); break;  // explicit '+'
+      case 6: std::snprintf(buf, sizeof buf, "%.9f", v); break;
+      default: std::snprintf(buf, sizeof buf, "%.5f", v); break;
+    }
+    return std::string(buf);
+  };
+  for (int round = 0; round < 300; ++round) {
+    // Runs of one style (as senders write) and changes of style, 4 to 40 points, closed.
+    const int points = 4 + static_cast<int>(rng() % 37);
+    std::vector<std::string> lat, lon;
+    for (int i = 0; i + 1 < points; ++i) {
+      lat.push_back(number(89.9));
+      lon.push_back(number(179.9));
+    }
+    lat.push_back(lat[0]);
+    lon.push_back(lon[0]);
+    std::string poly;
+    for (size_t i = 0; i < lat.size(); ++i) poly += (i ? " " : "") + lat[i] + "," + lon[i];
+    capnp::MallocMessageBuilder b;
+    auto r = parseCap(
+        "<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'><identifier>P</identifier><sender>s</sender>"
+        "<sent>2026-07-28T09:00:00+08:00</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>"
+        "<info><event>Gale</event><urgency>Immediate</urgency><severity>Moderate</severity>"
+        "<certainty>Likely</certainty><area><areaDesc>a</areaDesc><polygon>" + poly +
+            "</polygon></area></info></alert>",
+        "t", 0, b);
+    INFO(poly);
+    INFO(problems(r));
+    REQUIRE(r.accepted);
+    auto polys = b.getRoot<Message>().getPayload().getWarning()[0].getAreas()[0].getPolygons();
+    REQUIRE(polys.size() == 1);
+    auto pts = polys[0].getPoints();
+    REQUIRE(pts.size() == lat.size());
+    for (unsigned i = 0; i < pts.size(); ++i) {
+      CHECK(pts[i].getLat() == std::strtod(lat[i].c_str(), nullptr));
+      CHECK(pts[i].getLon() == std::strtod(lon[i].c_str(), nullptr));
+    }
+  }
 }
 
 TEST_CASE("cap: time parsing", "[cap]") {
