@@ -11,19 +11,23 @@
 // reused, zeroed first segment, so no document pays for allocating and zeroing a fresh one.
 // Usage: bench_cap [--quick] [rounds=7] [passes per round=200] [sets=all|mix|heavy|corpus]
 //
-// Where the time goes (mix, 2026-11-29, 2-core EPYC VM on a shared host, RelWithDebInfo; each part measured by switching
-// it off, in units of the baseline's parse): reading (xml_stream.h) and collecting the texts about 0.7;
-// polygons 0.45 (about 63 points per generated document, every number converted exactly); texts into
+// Where the time goes (mix, 2026-11-29, 2-core EPYC VM on a shared host, RelWithDebInfo; each part measured by
+// switching it off, in units of the baseline's parse): reading (xml_stream.h) and collecting the texts about
+// 0.7; polygons 0.4 (about 63 points per generated document, every number converted exactly); texts into
 // Cap'n Proto 0.2 and key/value lists 0.07 (an allocation and a copy per field through the builder API);
-// UTF-8 validation 0.1; provenance copy, encoding detection, enums, times and checks the rest. Ratio about
-// 2.05 on the mix (median of 20 runs; 1.9 to 2.1), 2.3 on the polygon-heavy set, 1.5 on the real captures
-// in ../shared/realdata.
-// What mattered most in the reader: positions the CPU can predict. A position computed from the bytes (a
-// 16-byte compare and a count of trailing zeros) makes everything after it wait, where a loop per byte
-// advancing on predicted branches lets the CPU run ahead; so whitespace is skipped byte by byte, element
-// names are guessed from the order seen before and confirmed by one compare, and numbers are converted a
-// digit per step (word-at-a-time conversion was slower). History: 14x (first mapper over pugixml's tree),
-// 4.2x (tuned; walking the tree through pugixml's accessors alone cost 1.1x), 2.1x with the one-pass reader.
+// UTF-8 validation 0.1; provenance copy, encoding detection, enums, times and checks the rest. The mix's
+// small samples cost most (2.3x to 2.9x: fixed work per document), the generated documents least.
+// Ratio about 2.05 on the mix, 2.2 on the polygon-heavy set, 1.45 on the real captures in ../shared/realdata,
+// while the host is otherwise idle (pugixml at about 490k documents/s on the mix); when other tenants load
+// the host, pugixml slows more than parseCap (to about 260k/s) and the ratio falls to about 1.8: compare
+// runs with similar baselines.
+// What mattered most: positions the CPU can predict. A position computed from the bytes (a 16-byte compare
+// and a count of trailing zeros) makes everything after it wait, where a loop per byte advancing on
+// predicted branches lets the CPU run ahead; so whitespace is skipped byte by byte, element names are
+// guessed from the order seen before and confirmed by one compare, and a polygon's numbers are read by the
+// layout of the number before. Tried and measured, no gain: guessing text lengths, SSE2 UTF-8 validation,
+// word-at-a-time conversion without a layout. History: 14x (first mapper over pugixml's tree), 4.2x (tuned;
+// walking the tree through pugixml's accessors alone cost 1.1x), about 2.05x with the one-pass reader.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

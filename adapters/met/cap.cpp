@@ -1154,7 +1154,8 @@ std::string declaredEncoding(std::string_view xml) {
   return lowerAscii(decl.substr(q + 1, q2 - q - 1));
 }
 
-bool isGbEncoding(const std::string& enc) {
+// string_view comparisons (lengths first, inline), not std::string == const char* (a call each: per document).
+bool isGbEncoding(std::string_view enc) {
   return enc == "gb2312" || enc == "gbk" || enc == "gb18030" || enc == "cp936" || enc == "x-gbk" || enc == "gb_2312-80";
 }
 
@@ -1346,7 +1347,7 @@ bool loadXml(std::string_view xml, std::string_view source, size_t maxBytes, pug
 
 namespace {
 
-bool isLatin1Name(const std::string& enc) {
+bool isLatin1Name(std::string_view enc) {
   return enc == "iso-8859-1" || enc == "iso8859-1" || enc == "iso_8859-1" || enc == "latin1" || enc == "latin-1" ||
          enc == "l1";
 }
