@@ -3,6 +3,10 @@
 
 #include <iconv.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -11,9 +15,11 @@
 namespace alertbus {
 
 // Well-formed UTF-8 (any code point; control characters are XML's business, not the encoding's). Runs once
-// over every byte of every document, so the common cases have fast paths: ASCII 16 bytes at a time, and a
-// well-formed 3-byte sequence (all of CJK) checked with one 32-bit load and masks; the rest decodes the code
-// point and checks overlongs, surrogates and the upper limit one by one.
+// over every byte of every document, so the common cases have fast paths: ASCII 16 bytes at a time, runs of
+// CJK five characters (15 bytes) at a time with SSE2, a well-formed 3-byte sequence with one 32-bit load and
+// masks; the rest decodes the code point and checks overlongs, surrogates and the upper limit one by one.
+// Each fast path advances by a fixed step while its check holds (a predicted branch), never by a position
+// computed from the bytes, so the CPU runs ahead of the checks (measured: that is what made them pay).
 bool isValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0, n = s.size();
@@ -27,6 +33,26 @@ bool isValidUtf8(std::string_view s) {
       i += 16;
     }
     while (i < n && p[i] < 0x80) ++i;
+#if defined(__SSE2__)
+    // Five 3-byte sequences (CJK text) per step: leads E0..EF at 0, 3, 6, 9, 12 and continuation bytes
+    // between, none overlong (E0 then >= A0) or a surrogate (ED then < A0). The step is a constant 15
+    // bytes, so the CPU runs ahead of the check.
+    while (i + 16 <= n) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      auto bits = [](__m128i x) { return static_cast<unsigned>(_mm_movemask_epi8(x)) & 0x7FFFu; };
+      const __m128i hi4 = _mm_and_si128(v, _mm_set1_epi8(static_cast<char>(0xF0)));
+      const __m128i hi2 = _mm_and_si128(v, _mm_set1_epi8(static_cast<char>(0xC0)));
+      const unsigned lead = bits(_mm_cmpeq_epi8(hi4, _mm_set1_epi8(static_cast<char>(0xE0))));
+      const unsigned cont = bits(_mm_cmpeq_epi8(hi2, _mm_set1_epi8(static_cast<char>(0x80))));
+      if (lead != 0x1249u || cont != 0x6DB6u) break;
+      const unsigned upper = bits(_mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8(static_cast<char>(0xE0))),
+                                                 _mm_set1_epi8(static_cast<char>(0xA0))));
+      const unsigned e0 = bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xE0))));
+      const unsigned ed = bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(0xED))));
+      if (((e0 << 1) & ~upper) || ((ed << 1) & upper)) return false;
+      i += 15;
+    }
+#endif
     // Three-byte sequences in a row: 1110xxxx 10xxxxxx 10xxxxxx, not overlong (E0 needs a second byte
     // >= A0) and not a surrogate (ED needs one < A0). The lead's low nibble and the second byte's 0x20 bit
     // tell both apart: 0 is overlong, 0x0D|0x20 a surrogate.
