@@ -146,6 +146,18 @@ void appendUtf8(std::string& out, char32_t cp) {
   }
 }
 
+bool parseSecondFraction(std::string_view t, size_t& p, int& ms) {
+  const size_t b = p;
+  int scale = 100;
+  ms = 0;
+  while (p < t.size() && t[p] >= '0' && t[p] <= '9') {
+    ms += (t[p] - '0') * scale;
+    scale /= 10;
+    ++p;
+  }
+  return p != b;
+}
+
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {  // Howard Hinnant's algorithm
   y -= m <= 2;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;

@@ -29,6 +29,11 @@ bool iconvToUtf8(std::string_view in, const char* fromCode, std::string& out, si
 // U+10FFFF), to `out`.
 void appendUtf8(std::string& out, char32_t cp);
 
+// The fraction of a second whose digits start at t[p] (after a '.'): milliseconds (digits past the third
+// are read and ignored) into `ms`, and p moved past the digits. False when there is no digit. Shared by the
+// CAP and gauge time parsers.
+bool parseSecondFraction(std::string_view t, size_t& p, int& ms);
+
 // Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31), negative before.
 // Howard Hinnant's days_from_civil. Pure, O(1).
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d);

@@ -71,12 +71,14 @@ inline bool sameName(std::string_view a, std::string_view b) {
   return u == v && (n <= 16 || std::memcmp(x + 8, y + 8, n - 16) == 0);
 }
 
+// 10^0 .. 10^15, each exact in a double: the divisors of the number parsers below.
+constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
 // Decimal without exponent, up to 15 significant digits: exact (Clinger's fast path: an integer below 2^53
 // divided by an exact power of ten rounds once, like strtod). Anything else goes to std::from_chars.
 bool parseDouble(std::string_view s, double& out) {
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   if (s.empty()) return false;
-  static const double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
   size_t i = 0;
   bool neg = s[0] == '-';
   if (neg) ++i;
@@ -860,8 +862,7 @@ class CapMapper {
   // loop's well-predicted branches. Needs a byte that is not a digit or '.' at or before the end of the text
   // (see scanRing): the loops test no bounds, so a digit costs a load, a compare and a multiply-add.
   static const char* scanNumber(const char* p, double& out) {
-    static const double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    const bool neg = *p == '-';
+      const bool neg = *p == '-';
     if (neg || *p == '+') ++p;
     uint64_t m = 0;  // wraps past 19 digits; more than 15 are refused below anyway
     unsigned d;
@@ -929,7 +930,6 @@ class CapMapper {
   // scanNumber for a number at `p` with 16 readable bytes after its sign, by `shape` when it fits (learnt
   // from this number when it does not); numbers no layout can describe go to scanNumber.
   static const char* shapedNumber(const char* p, NumberShape& shape, double& out) {
-    static const double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
     const char* const start = p;
     const bool neg = *p == '-';
     if (neg || *p == '+') ++p;
@@ -1236,17 +1236,7 @@ bool parseCapTime(std::string_view t, int64_t& ms) {
   if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || h > 23 || mi > 59 || s > 60) return false;
   size_t p = 19;
   int frac = 0;
-  if (p < t.size() && t[p] == '.') {
-    ++p;
-    size_t b = p;
-    int scale = 100;
-    while (p < t.size() && t[p] >= '0' && t[p] <= '9') {
-      frac += (t[p] - '0') * scale;
-      scale /= 10;
-      ++p;
-    }
-    if (p == b) return false;
-  }
+  if (p < t.size() && t[p] == '.' && !parseSecondFraction(t, ++p, frac)) return false;
   int offsetMin = 0;
   if (p < t.size() && (t[p] == 'Z' || t[p] == 'z')) {
     ++p;

@@ -393,16 +393,15 @@ std::string_view XmlStream::textSlow() {
     }
   }
   pendingEmpty_ = false;
-  size_t b = start, e = failed() ? start : arena_.size();
-  while (b < e && isWs(arena_[b])) ++b;
-  while (e > b && isWs(arena_[e - 1])) --e;
-  if (b == e) {  // nothing (also after an error): no arena space, so repeated calls cannot grow it
+  const char* const base = arena_.data();
+  const std::string_view t = trimmed(base + start, base + (failed() ? start : arena_.size()));
+  if (t.empty()) {  // nothing (also after an error): no arena space, so repeated calls cannot grow it
     arena_.resize(start);
     return std::string_view("", 0);
   }
-  arena_.resize(e);
+  arena_.resize(static_cast<size_t>(t.data() + t.size() - base));  // reserved: no reallocation, t stays valid
   arena_.push_back('\0');
-  return {arena_.data() + b, e - b};
+  return t;
 }
 
 bool XmlStream::finish() {

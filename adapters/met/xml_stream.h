@@ -208,19 +208,11 @@ class XmlStream {
           out.guessed = e != nullptr;
           if (!e) e = xml_detail::nameEnd(n, end_, colon);
           if (e < end_ && *e == '>' && depth_ < kMaxDepth && (!colon || colon + 1 < e)) {
-            const std::string_view qname(n, static_cast<size_t>(e - n));  // locals: see startTag
-            const std::string_view local =
-                colon ? std::string_view(colon + 1, static_cast<size_t>(e - colon - 1)) : qname;
-            out.qname = qname;
-            out.local = local;
-            out.empty = false;
-            nAttrs_ = 0;
+            const std::string_view qname = plainName(n, e, colon, out);
             const char* t = e + 1;
             const char* r = xml_detail::textRunEnd(t, end_);
             if (const char* after = endTagOf(r, qname)) {  // a leaf: text, then its own end tag
-              while (t < r && xml_detail::isWs(*t)) ++t;
-              while (r > t && xml_detail::isWs(r[-1])) --r;
-              text = std::string_view(t, static_cast<size_t>(r - t));
+              text = trimmed(t, r);
               out.closed = true;
               p_ = after;
               return true;
@@ -276,11 +268,9 @@ class XmlStream {
       // The common case inline: plain text (no reference, CR, control character or markup), then the end tag.
       const char* q = xml_detail::textRunEnd(p_, end_);
       if (const char* after = q < end_ && *q == '<' ? endOfTop(q) : nullptr) {
-        const char* b = p_;
-        while (b < q && xml_detail::isWs(*b)) ++b;
-        while (q > b && xml_detail::isWs(q[-1])) --q;
+        const std::string_view t = trimmed(p_, q);
         popTop(after);
-        return {b, static_cast<size_t>(q - b)};
+        return t;
       }
     }
     return textSlow();
@@ -322,20 +312,31 @@ class XmlStream {
     const char* n = p_ + 1;
     const char* q = xml_detail::nameEnd(n, end_, colon);
     if (q < end_ && *q == '>' && depth_ > 0 && depth_ < kMaxDepth && (!colon || colon + 1 < q)) {
-      // Both views from locals: storing out.qname and loading it back as one 16-byte value stalls on store
-      // forwarding (measured).
-      const std::string_view qname(n, static_cast<size_t>(q - n));
-      const std::string_view local = colon ? std::string_view(colon + 1, static_cast<size_t>(q - colon - 1)) : qname;
-      out.qname = qname;
-      out.local = local;
-      out.empty = false;
-      nAttrs_ = 0;
+      const std::string_view qname = plainName(n, q, colon, out);
       pendingEmpty_ = false;
       open_[depth_++] = qname;
       p_ = q + 1;
       return true;
     }
     return readStartTag(out);
+  }
+  // The names of a start tag without attributes, <n..e> (colon: its first ':', or nullptr), into `out`; the
+  // qname is returned. Both views are built from locals: storing out.qname and loading it back as one
+  // 16-byte value stalls on store forwarding (measured).
+  [[gnu::always_inline]] std::string_view plainName(const char* n, const char* e, const char* colon, XmlStart& out) {
+    const std::string_view qname(n, static_cast<size_t>(e - n));
+    const std::string_view local = colon ? std::string_view(colon + 1, static_cast<size_t>(e - colon - 1)) : qname;
+    out.qname = qname;
+    out.local = local;
+    out.empty = false;
+    nAttrs_ = 0;
+    return qname;
+  }
+  // [b, e) without leading and trailing spaces, tabs, CRs and LFs.
+  [[gnu::always_inline]] static std::string_view trimmed(const char* b, const char* e) {
+    while (b < e && xml_detail::isWs(*b)) ++b;
+    while (e > b && xml_detail::isWs(e[-1])) --e;
+    return {b, static_cast<size_t>(e - b)};
   }
   bool readStartTag(XmlStart& out);     // at '<' + name start: every case
   bool readEndTag();                    // at "</": matches and pops the top of the stack

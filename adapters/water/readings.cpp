@@ -606,17 +606,7 @@ bool parseWaterTime(std::string_view t, int defaultOffsetMinutes, int64_t& ms) {
     if (p < t.size() && t[p] == ':') {
       if (!digits(p + 1, 2, s)) return false;
       p += 3;
-      if (p < t.size() && t[p] == '.') {
-        ++p;
-        size_t b = p;
-        int scale = 100;
-        while (p < t.size() && t[p] >= '0' && t[p] <= '9') {
-          frac += (t[p] - '0') * scale;
-          scale /= 10;
-          ++p;
-        }
-        if (p == b) return false;
-      }
+      if (p < t.size() && t[p] == '.' && !parseSecondFraction(t, ++p, frac)) return false;
     }
     if (h > 24 || mi > 59 || s > 60 || (h == 24 && (mi != 0 || s != 0))) return false;
   }

@@ -1,7 +1,7 @@
 // isValidUtf8 against a plain reference decoder (the Unicode definition, one code point at a time), on
 // hand-picked edge cases and on random strings built to hit the fast paths (ASCII blocks, runs of 3-byte
 // CJK sequences) and their edges (a bad byte at every position of a block). The fast paths must never
-// change an answer.
+// change an answer. And parseSecondFraction, shared by the CAP and gauge time parsers.
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -105,4 +105,22 @@ TEST_CASE("isValidUtf8: agrees with the reference decoder on random strings", "[
   }
   CHECK(valid > 1000);  // both answers are exercised
   CHECK(invalid > 1000);
+}
+
+TEST_CASE("parseSecondFraction: milliseconds from the digits after a point", "[decode_util]") {
+  size_t p = 1;
+  int ms = -1;
+  CHECK(alertbus::parseSecondFraction(".250Z", p, ms));
+  CHECK(ms == 250);
+  CHECK(p == 4);
+  p = 1;
+  CHECK(alertbus::parseSecondFraction(".5", p, ms));
+  CHECK(ms == 500);
+  p = 1;
+  CHECK(alertbus::parseSecondFraction(".123456+08:00", p, ms));  // past the third digit: read, not counted
+  CHECK(ms == 123);
+  CHECK(p == 7);
+  p = 1;
+  CHECK_FALSE(alertbus::parseSecondFraction(".Z", p, ms));  // a point without digits
+  CHECK(p == 1);
 }
