@@ -167,6 +167,7 @@ void touchMessage(Message::Reader m) {
   touch(pv.getContentType());
   touch(pv.getOriginal());
   touch(pv.getSource());
+  touch(m.getOrigin());
 }
 
 }  // namespace alertbus

@@ -145,6 +145,13 @@ std::optional<Problem> validateMessage(schema::Message::Reader m, int64_t nowMs)
     if (c == ' ' || c == ',' || c == '<' || c == '&' || static_cast<unsigned char>(c) < 0x21)
       return bad("id", clipValue(ids), "id may not contain whitespace, ',', '<' or '&' (CAP identifier rules)");
   if (!isCleanUtf8(id.cStr(), id.size())) return bad("id", clipValue(ids), "not valid UTF-8 text");
+  auto origin = m.getOrigin();
+  std::string_view os(origin.cStr(), origin.size());
+  if (os.size() > kMaxIdBytes) return bad("origin", clipValue(os), "longer than 200 bytes");
+  for (char c : os)
+    if (c == ' ' || c == ',' || static_cast<unsigned char>(c) < 0x21)
+      return bad("origin", clipValue(os), "origin may not contain whitespace or ',' (CAP sender rules)");
+  if (!isCleanUtf8(origin.cStr(), origin.size())) return bad("origin", clipValue(os), "not valid UTF-8 text");
   if (m.getStatus() == schema::Status::UNSPECIFIED) return bad("status", "unspecified", "status is required");
   auto type = m.getMsgType();
   if (type == schema::MsgType::UNSPECIFIED) return bad("msgType", "unspecified", "msgType is required");

@@ -296,4 +296,9 @@ struct Message {
     ack @14 :Ack;
   }
   provenance @15 :Provenance;
+  origin @16 :Text;            # the originating system's own sender as its source wrote it: CAP <sender>
+                               # ("nbqx@nbmb.gov.cn") or a GB/T 35965 sender ("宁波市气象台"); "" when the
+                               # agency itself is the origin. A Reference.sender names either this or the
+                               # agency, so an update resolves to its original whichever agency relays it.
+                               # At most 200 bytes of UTF-8, no whitespace, no ",".
 }

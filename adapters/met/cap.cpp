@@ -639,6 +639,17 @@ class CapMapper {
     }
     auto sender = required(doc_.sender, "sender");
     rep_.result.capSender = std::string(sender);
+    // The CAP sender travels as Message.origin, so that a later Update or Cancel naming it resolves to this
+    // alert whichever agency relays it. CAP forbids whitespace, ',', '<' and '&' in it; one that has them
+    // cannot be named in a references triple anyway: kept out of origin, with a warning, not a refusal.
+    if (!sender.empty()) {
+      if (sender.size() > 200 ||
+          std::any_of(sender.begin(), sender.end(), [](char c) { return isWs(c) || c == ',' || c == '<' || c == '&'; }))
+        rep_.warn(base + "/sender", "sender", sender,
+                  "longer than 200 bytes or contains whitespace, ',', '<' or '&' (not allowed by CAP): not kept as origin");
+      else
+        putText(sender, [&](unsigned n) { return m.initOrigin(n); });
+    }
     auto sent = required(doc_.sent, "sent");
     int64_t sentMs = 0;
     if (!sent.empty()) {

@@ -83,6 +83,7 @@ TEST_CASE("cap: 1.2 zh-CN + en-US typhoon alert maps every field", "[cap]") {
   auto m = p->msg();
   CHECK(p->result.capVersion == "1.2");
   CHECK(p->result.capSender == "nbqx@nbmb.gov.cn");
+  CHECK(text(m.getOrigin()) == "nbqx@nbmb.gov.cn");  // kept in the model: references name it
   CHECK(p->result.problems.empty());
   CHECK(text(m.getId()) == "urn:oid:2.49.0.1.156.0.2026.07.28.001");
   CHECK(m.getSender().size() == 0);  // stamped by the broker

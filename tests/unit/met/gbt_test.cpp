@@ -94,6 +94,7 @@ TEST_CASE("gbt: Lekima-style typhoon orange for Ningbo and Zhoushan maps every f
   CHECK(p->r.problems.empty());
   CHECK(p->r.capVersion == "GB/T 35965");
   CHECK(p->r.capSender == "宁波市气象台");
+  CHECK(text(m.getOrigin()) == "宁波市气象台");
   CHECK(text(m.getId()) == "33020041600000_20190809200000");
   CHECK(m.getSentMs() == 1565352000000LL);
   CHECK(m.getStatus() == schema::Status::ACTUAL);

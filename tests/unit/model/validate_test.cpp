@@ -115,6 +115,15 @@ TEST_CASE("validate: id", "[validate]") {
   }
 }
 
+TEST_CASE("validate: origin (the CAP sender) is optional, clean and bounded", "[validate]") {
+  expectOk(check([](Message::Builder m) { m.setOrigin("nbqx@nbmb.gov.cn"); }));
+  expectOk(check([](Message::Builder m) { m.setOrigin("宁波市气象台"); }));
+  expectInvalid(check([](Message::Builder m) { m.setOrigin("nbqx@nbmb, gov"); }), "origin", "nbqx@nbmb, gov");
+  expectInvalid(check([](Message::Builder m) { m.setOrigin(std::string(201, 'a')); }), "origin",
+                std::string(200, 'a'));
+  expectInvalid(check([](Message::Builder m) { m.setOrigin("\xc3\x28"); }), "origin", "\xc3\x28");
+}
+
 TEST_CASE("validate: status and msgType are required", "[validate]") {
   expectInvalid(check([](Message::Builder m) { m.setStatus(schema::Status::UNSPECIFIED); }), "status", "unspecified");
   expectInvalid(check([](Message::Builder m) { m.setMsgType(schema::MsgType::UNSPECIFIED); }), "msgType",
