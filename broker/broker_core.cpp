@@ -3,6 +3,7 @@
 #include "broker/broker_core.h"
 
 #include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <kj/exception.h>
 #include <nlohmann/json.hpp>
 
@@ -477,12 +478,18 @@ struct BrokerCore::Impl {
     e.kind = c.kind;
     e.urgent = c.urgent;
     e.destinations = c.destinations;
+    e.origin = c.origin;
     e.body = bytes;
     AppendResult r;
     try {
       if (!current.open) {
         journal.begin();
         current.open = true;
+      }
+      if (!c.references.empty()) {
+        followedDestinations = c.destinations;
+        followOriginals(c, agencyName, id, followedDestinations);
+        e.destinations = followedDestinations;
       }
       r = journal.append(e);
     } catch (const JournalError& je) {
@@ -511,14 +518,55 @@ struct BrokerCore::Impl {
     qm->sender = agencyName;
     qm->receivedMs = now;
     qm->urgent = e.urgent;
-    qm->destinations = c.destinations;
+    qm->destinations = std::string(e.destinations);
     qm->bodySizeBytes = bytes.size();
     qm->body = kj::heapArray<capnp::word>((bytes.size() + 7) / 8);
     memcpy(qm->body.begin(), bytes.begin(), bytes.size());
     current.messages.push_back(std::move(qm));
     if (log.enabled(LogLevel::debug))
       log.debug("broker", "accepted msg " + agencyName + "/" + std::string(id) + " seq " + std::to_string(r.seq) +
-                              " -> [" + c.destinations + "]");
+                              " -> [" + std::string(e.destinations) + "]");
+  }
+
+  // An update or cancel reaches every destination the messages it references reached, on top of its own
+  // rule match, so a cancel (解除) never strands the people who got the warning (DESIGN.md). A reference
+  // names its original by agency or by origin (the CAP sender: a provincial observatory may cancel
+  // through another adapter than the one that relayed the alert). Only originals of the same status are
+  // followed: an exercise update never pulls a destination that takes only actual traffic, nor the
+  // reverse. Only originals of the same kind are followed: an update replaces its original (CAP), while
+  // a sitrep or ack that references a warning reports on it. Each followed entry carries "\t<seq>" (delivery.h), which outlets and tails read. Reads the
+  // journal on the event-loop thread: at most kMaxFollowedReferences x kMaxMessagesPerReference rows,
+  // for update/cancel traffic only. Throws JournalError like append().
+  std::string followedDestinations;
+  void followOriginals(const CheckedPublish& c, const std::string& agencyName, std::string_view id,
+                       std::string& dests) {
+    for (auto& [refSender, refId] : c.references) {
+      journal.findReferenced(refSender, refId, kMaxMessagesPerReference, [&](StoredMessage& row) {
+        if (row.sender == agencyName && row.id == id) return;  // itself (a retry's duplicate)
+        // A report about a message is not a new version of it: an SMS summary or a vessels-at-risk
+        // sitrep referencing a warning must not follow the warning to the phones.
+        if (row.kind != c.kind) return;
+        if (statusOf(row) != c.status) {
+          log.warn("broker", agencyName + "/" + std::string(id) + " references seq " + std::to_string(row.seq) +
+                                 " of another status: its destinations are not followed");
+          return;
+        }
+        for (auto& d : splitDestinations(row.destinations)) addFollowed(dests, d, row.seq);
+      });
+    }
+  }
+
+  // The status of a journaled message (validated when it was published), or 0 if it cannot be read.
+  static uint8_t statusOf(const StoredMessage& row) {
+    uint8_t status = 0;
+    KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
+                  capnp::FlatArrayMessageReader r(row.body.slice(0, (row.bodySizeBytes + 7) / 8));
+                  status = static_cast<uint8_t>(r.getRoot<schema::Message>().getStatus());
+                })) {
+      (void)e;
+      status = 0;
+    }
+    return status;
   }
 
   // A publish that would now be refused (its alert expired meanwhile, or the agency's permissions
@@ -635,9 +683,10 @@ struct BrokerCore::Impl {
     pump(s);
   }
 
-  void sendDeliver(Session& s, const QueuedMessage& m, const std::vector<std::string>& targets, uint64_t cursor) {
+  // `outlet` "" = a tail: every destination, with its outlet.
+  void sendDeliver(Session& s, const QueuedMessage& m, std::string_view outlet, uint64_t cursor) {
     capnp::MallocMessageBuilder b(scratchSegment());
-    fillDeliver(b.initRoot<Frame>().initDeliver(), m, targets, cursor);
+    fillDeliver(b.initRoot<Frame>().initDeliver(), m, outlet, cursor);
     sendFrame(&s, s.peer, b);
   }
 
@@ -666,23 +715,34 @@ struct BrokerCore::Impl {
       if (deliverBatch.empty()) return;
       uint64_t cursor = b.cursor();
       if (deliverBatch.size() == 1) {
-        sendDeliver(s, *deliverBatch[0], targetsFor(deliverBatch[0]->destinations, s.outlet), cursor);
+        sendDeliver(s, *deliverBatch[0], s.outlet, cursor);
       } else {
         capnp::MallocMessageBuilder mb(scratchSegment());
         auto list = mb.initRoot<Frame>().initDeliveries(static_cast<unsigned>(deliverBatch.size()));
-        for (unsigned i = 0; i < deliverBatch.size(); ++i) fillDeliver(list[i], *deliverBatch[i], targetsFor(deliverBatch[i]->destinations, s.outlet), cursor);
+        for (unsigned i = 0; i < deliverBatch.size(); ++i) fillDeliver(list[i], *deliverBatch[i], s.outlet, cursor);
         sendFrame(&s, s.peer, mb);
       }
     }
   }
 
-  void fillDeliver(schema::Deliver::Builder d, const QueuedMessage& m, const std::vector<std::string>& targets,
-                   uint64_t cursor) {
+  std::vector<std::string> fillTargets;
+  std::vector<uint64_t> fillFollows;
+  void fillDeliver(schema::Deliver::Builder d, const QueuedMessage& m, std::string_view outlet, uint64_t cursor) {
+    if (outlet.empty()) fillTargets = splitDestinations(m.destinations, &fillFollows);
+    else fillTargets = targetsFor(m.destinations, outlet, &fillFollows);
     d.setSeq(m.seq);
     d.setSender(m.sender);
     d.setReceivedMs(m.receivedMs);
-    auto t = d.initTargets(static_cast<unsigned>(targets.size()));
-    for (unsigned i = 0; i < targets.size(); ++i) t.set(i, targets[i]);
+    auto t = d.initTargets(static_cast<unsigned>(fillTargets.size()));
+    for (unsigned i = 0; i < fillTargets.size(); ++i) t.set(i, fillTargets[i]);
+    // Most messages follow nothing: the lists stay absent (the client reads absent as all zero).
+    if (std::any_of(fillFollows.begin(), fillFollows.end(), [](uint64_t f) { return f != 0; })) {
+      auto f = d.initFollows(static_cast<unsigned>(fillFollows.size()));
+      for (unsigned i = 0; i < fillFollows.size(); ++i) f.set(i, fillFollows[i]);
+      auto refs = followedSeqs(m.destinations, outlet);
+      auto r = d.initReferences(static_cast<unsigned>(refs.size()));
+      for (unsigned i = 0; i < refs.size(); ++i) r.set(i, refs[i]);
+    }
     d.setUrgent(m.urgent);
     d.setMessage(m.bodyBytes());
     d.setCursor(cursor);
@@ -701,8 +761,9 @@ struct BrokerCore::Impl {
         m.urgent = row.urgent;
         m.bodySizeBytes = row.bodySizeBytes;
         m.body = std::move(row.body);
+        m.destinations = std::move(row.destinations);
         s.tailInFlight.insert(m.seq);
-        sendDeliver(s, m, splitDestinations(row.destinations), 0);  // a tail is not durable: no cursor to prune by
+        sendDeliver(s, m, "", 0);  // a tail is not durable: no cursor to prune by
         return true;
       });
       if (n == 0) {
@@ -940,6 +1001,15 @@ CheckedPublish checkPublish(const Agency& agency, const std::string& agencyName,
                 }
                 c.kind = static_cast<uint8_t>(facts.kind);
                 c.urgent = facts.urgent();
+                c.status = static_cast<uint8_t>(facts.status);
+                c.origin.assign(m.getOrigin().cStr(), m.getOrigin().size());
+                if (facts.msgType == schema::MsgType::UPDATE || facts.msgType == schema::MsgType::CANCEL) {
+                  for (auto r : m.getReferences()) {
+                    if (c.references.size() == kMaxFollowedReferences) break;
+                    c.references.emplace_back(std::string(r.getSender().cStr(), r.getSender().size()),
+                                              std::string(r.getId().cStr(), r.getId().size()));
+                  }
+                }
                 c.ok = true;
               })) {
     c = CheckedPublish{};

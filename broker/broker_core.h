@@ -47,7 +47,16 @@ struct CheckedPublish {
   uint8_t kind = 0;                    // alertbus::Kind
   bool urgent = false;
   std::string destinations;            // "outlet:target" joined by '\n'
+  std::string origin;                  // Message.origin (CAP sender), journaled for reference lookups
+  uint8_t status = 0;                  // schema::Status
+  // An update or cancel: the (sender, id) of each message it references, at most kMaxFollowedReferences.
+  // The event loop resolves them in the journal and adds the destinations they reached.
+  std::vector<std::pair<std::string, std::string>> references;
 };
+// How many references of one update/cancel are followed, and how many journaled messages each may
+// resolve to (the same CAP alert relayed by several agencies): bounds the journal reads per publish.
+constexpr size_t kMaxFollowedReferences = 16;
+constexpr size_t kMaxMessagesPerReference = 8;
 struct CheckScratch {                  // reusable buffers for checkPublish (one per thread)
   MessageFacts facts;
   std::vector<Destination> destinations;

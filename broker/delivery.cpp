@@ -7,37 +7,116 @@
 namespace alertbus {
 
 namespace {
-// Calls fn for each non-empty "outlet:target" entry of a journaled destination list.
+// Calls fn(name, follows) for each non-empty entry of a journaled destination list: the "outlet:target"
+// name and the "<seq>[,<seq>...]" it follows ("" = none).
 template <typename Fn>
 void forEachDestination(std::string_view destinations, Fn&& fn) {
   size_t pos = 0;
   while (pos < destinations.size()) {
     size_t end = destinations.find('\n', pos);
     if (end == std::string_view::npos) end = destinations.size();
-    if (end > pos) fn(destinations.substr(pos, end - pos));
+    if (end > pos) {
+      std::string_view entry = destinations.substr(pos, end - pos);
+      size_t tab = entry.find('\t');
+      if (tab == std::string_view::npos) fn(entry, std::string_view());
+      else fn(entry.substr(0, tab), entry.substr(tab + 1));
+    }
     pos = end + 1;
   }
 }
-}  // namespace
 
-std::vector<std::string> splitDestinations(std::string_view destinations) {
-  std::vector<std::string> out;
-  forEachDestination(destinations, [&](std::string_view d) { out.emplace_back(d); });
-  return out;
+// Calls fn(seq) for each seq of a "12,15" list.
+template <typename Fn>
+void forEachSeq(std::string_view list, Fn&& fn) {
+  uint64_t v = 0;
+  bool any = false;
+  for (size_t i = 0; i <= list.size(); ++i) {
+    if (i < list.size() && list[i] >= '0' && list[i] <= '9') {
+      v = v * 10 + uint64_t(list[i] - '0');
+      any = true;
+    } else {
+      if (any) fn(v);
+      v = 0;
+      any = false;
+    }
+  }
 }
 
-std::vector<std::string> targetsFor(std::string_view destinations, std::string_view outlet) {
+uint64_t firstSeq(std::string_view list) {
+  uint64_t first = 0;
+  forEachSeq(list, [&](uint64_t s) {
+    if (first == 0) first = s;
+  });
+  return first;
+}
+
+bool ofOutlet(std::string_view name, std::string_view outlet) {
+  return name.size() > outlet.size() && name.compare(0, outlet.size(), outlet) == 0 && name[outlet.size()] == ':';
+}
+}  // namespace
+
+std::vector<std::string> splitDestinations(std::string_view destinations, std::vector<uint64_t>* follows) {
   std::vector<std::string> out;
-  forEachDestination(destinations, [&](std::string_view d) {
-    if (d.size() > outlet.size() && d.compare(0, outlet.size(), outlet) == 0 && d[outlet.size()] == ':')
-      out.emplace_back(d.substr(outlet.size() + 1));
+  if (follows) follows->clear();
+  forEachDestination(destinations, [&](std::string_view d, std::string_view f) {
+    out.emplace_back(d);
+    if (follows) follows->push_back(firstSeq(f));
   });
   return out;
 }
 
+std::vector<std::string> targetsFor(std::string_view destinations, std::string_view outlet,
+                                    std::vector<uint64_t>* follows) {
+  std::vector<std::string> out;
+  if (follows) follows->clear();
+  forEachDestination(destinations, [&](std::string_view d, std::string_view f) {
+    if (!ofOutlet(d, outlet)) return;
+    out.emplace_back(d.substr(outlet.size() + 1));
+    if (follows) follows->push_back(firstSeq(f));
+  });
+  return out;
+}
+
+std::vector<uint64_t> followedSeqs(std::string_view destinations, std::string_view outlet) {
+  std::vector<uint64_t> out;
+  forEachDestination(destinations, [&](std::string_view d, std::string_view f) {
+    if (f.empty() || (!outlet.empty() && !ofOutlet(d, outlet))) return;
+    forEachSeq(f, [&](uint64_t s) { out.push_back(s); });
+  });
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void addFollowed(std::string& dests, std::string_view name, uint64_t seq) {
+  std::string seqText = std::to_string(seq);
+  size_t pos = 0;
+  while (pos < dests.size()) {
+    size_t end = dests.find('\n', pos);
+    if (end == std::string::npos) end = dests.size();
+    std::string_view entry(dests.data() + pos, end - pos);
+    size_t tab = entry.find('\t');
+    if (entry.substr(0, tab) == name) {
+      if (tab == std::string_view::npos) {
+        dests.insert(end, "\t" + seqText);
+      } else {
+        bool has = false;
+        forEachSeq(entry.substr(tab + 1), [&](uint64_t s) { has = has || s == seq; });
+        if (!has) dests.insert(end, "," + seqText);
+      }
+      return;
+    }
+    pos = end + 1;
+  }
+  if (!dests.empty()) dests += '\n';
+  dests.append(name);
+  dests += '\t';
+  dests += seqText;
+}
+
 std::vector<std::string> outletsIn(std::string_view destinations) {
   std::vector<std::string> out;
-  forEachDestination(destinations, [&](std::string_view d) {
+  forEachDestination(destinations, [&](std::string_view d, std::string_view) {
     size_t colon = d.find(':');
     if (colon == std::string_view::npos) return;
     std::string o(d.substr(0, colon));

@@ -36,10 +36,20 @@ struct QueuedMessage {                 // one journaled message as held in memor
 };
 using SharedMessage = std::shared_ptr<const QueuedMessage>;
 
+// A journaled destination list is "outlet:target" entries joined by '\n'. An entry that an update or
+// cancel follows from the messages it references (it reached them) carries "\t<seq>[,<seq>...]":
+// "sms:typhoon-command\t12". Destination names never hold tabs (rules allow [a-z0-9_@.-] and the like).
+
 // The targets of `destinations` that belong to `outlet` ("sms:a\nsms:b\ndashboard:c", "sms" -> {a, b}).
-std::vector<std::string> targetsFor(std::string_view destinations, std::string_view outlet);
-// Every "outlet:target" entry of `destinations`, in order (what a tail shows).
-std::vector<std::string> splitDestinations(std::string_view destinations);
+// With `follows`, also the first seq each target follows (0 = routed by the rules alone), in step.
+std::vector<std::string> targetsFor(std::string_view destinations, std::string_view outlet,
+                                    std::vector<uint64_t>* follows = nullptr);
+// Every "outlet:target" entry of `destinations`, in order (what a tail shows); `follows` as above.
+std::vector<std::string> splitDestinations(std::string_view destinations, std::vector<uint64_t>* follows = nullptr);
+// Every seq the entries of `outlet` follow ("" = every outlet's), ascending, each once.
+std::vector<uint64_t> followedSeqs(std::string_view destinations, std::string_view outlet);
+// Adds "name\t<seq>" to the destination list `dests` (or the seq to the entry already named so).
+void addFollowed(std::string& dests, std::string_view name, uint64_t seq);
 // The distinct outlets named in `destinations`.
 std::vector<std::string> outletsIn(std::string_view destinations);
 

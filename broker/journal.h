@@ -34,7 +34,10 @@ struct JournalEntry {                 // one accepted message, as appended
   int64_t receivedMs = 0;             // broker clock when accepted
   uint8_t kind = 0;                   // alertbus::Kind as integer
   bool urgent = false;                // level I/II traffic
-  std::string_view destinations;      // routed "outlet:target" entries joined by '\n' ("" = none)
+  std::string_view destinations;      // routed "outlet:target" entries joined by '\n' ("" = none); an
+                                      // entry an update/cancel follows from its original carries
+                                      // "\t<seq>[,<seq>...]" (see followsOf in delivery.h)
+  std::string_view origin;            // Message.origin (CAP sender), "" if none: references may name it
   kj::ArrayPtr<const kj::byte> body;  // the Message bytes exactly as published
 };
 
@@ -86,6 +89,12 @@ class Journal {
   virtual size_t scan(uint64_t afterSeq, size_t limit, const std::function<bool(StoredMessage&)>& fn) = 0;
   // Looks up one message by (sender, id); returns false if absent.
   virtual bool find(std::string_view sender, std::string_view id, StoredMessage& out) = 0;
+  // The messages a CAP reference (sender, id) names: the one journaled by agency `sender` with that id,
+  // and those whose Message.origin is `sender` with that id (the same CAP alert relayed by several
+  // agencies is several messages), in ascending seq, at most `limit`. Calls fn for each (the
+  // StoredMessage is reused between calls). Sees the open batch's appends.
+  virtual void findReferenced(std::string_view sender, std::string_view id, size_t limit,
+                              const std::function<void(StoredMessage&)>& fn) = 0;
   virtual std::vector<OutletState> loadOutletStates() = 0;
   // Number of journaled messages (for status); may be approximate only after a crash recovery.
   virtual uint64_t count() = 0;

@@ -556,6 +556,7 @@ std::string RuleError::str() const {
 }
 
 struct RuleSet::Impl {
+  std::string file;        // as given to parse(), for warnings()
   int tzMinutes = kDefaultTzMinutes;
   std::vector<Rule> rules;
   // The cheap conditions of rules[i], packed so that rejecting a candidate touches 24 bytes instead of a
@@ -725,6 +726,30 @@ RuleSet::RuleSet(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RuleSet::~RuleSet() = default;
 size_t RuleSet::size() const { return impl_->rules.size(); }
 std::vector<std::string> RuleSet::outlets() const { return impl_->outlets; }
+
+std::vector<RuleError> RuleSet::warnings() const {
+  const Impl& im = *impl_;
+  auto lets = [](const Rule& r, schema::MsgType t) { return r.msgTypeMask == 0 || (r.msgTypeMask & bit(t)) != 0; };
+  // Destinations some rule lets a cancel through to (whatever its other conditions: this is advice).
+  std::vector<bool> getsCancels(im.dests.size(), false);
+  for (auto& r : im.rules)
+    if (lets(r, schema::MsgType::CANCEL))
+      for (uint32_t d : r.to) getsCancels[d] = true;
+  std::vector<RuleError> out;
+  for (auto& r : im.rules) {
+    if (!lets(r, schema::MsgType::ALERT) || lets(r, schema::MsgType::CANCEL)) continue;
+    std::string stranded;
+    for (uint32_t d : r.to)
+      if (!getsCancels[d]) stranded += (stranded.empty() ? "" : ", ") + im.dests[d].dest.str();
+    if (stranded.empty()) continue;
+    out.push_back({im.file, r.line,
+                   "rule '" + r.name + "' lets alerts through to " + stranded +
+                       " but no rule lets their cancels through (msg_type " + joinList(r.msgTypes) +
+                       "): a cancel reaches them only by following an original this broker journaled; add "
+                       "\"cancel\" to msg_type"});
+  }
+  return out;
+}
 
 void RuleSet::route(const MessageFacts& facts, int64_t nowMs, std::vector<Destination>& out) const {
   thread_local Impl::Scratch s;
@@ -1136,6 +1161,7 @@ std::shared_ptr<const RuleSet> RuleSet::parse(std::string_view tomlText, std::st
     return nullptr;
   }
   auto im = std::make_unique<Impl>();
+  im->file = std::string(fileName);
   Parser p{errs, *im, {}};
 
   // Destinations first, so their accept_status is known whatever the key order.

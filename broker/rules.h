@@ -51,6 +51,12 @@ class RuleSet {
   std::vector<RuleVerdict> explain(const MessageFacts& facts, int64_t nowMs, std::vector<Destination>& out) const;
 
   size_t size() const;
+  // Advisory findings that do not stop the rules from loading (`alertbus rules check` prints them): a
+  // rule that lets alerts through to a destination to which no rule ever lets their cancels. The broker
+  // still sends a cancel wherever its original went (it follows references in the journal), but only
+  // for originals journaled here: a cancel of an alert issued before a restore or on another broker
+  // would reach nobody there. One entry per such rule, at its line.
+  std::vector<RuleError> warnings() const;
   // Every outlet named by a destination (e.g. {"dashboard", "sms"}), sorted.
   std::vector<std::string> outlets() const;
 

@@ -3,7 +3,7 @@
 // after the commit() that wrote it returned; every journaled message's key hash is either in a
 // message_keys chunk or re-derived from its row at open.
 //
-// Schema (PRAGMA user_version = 1, PRAGMA application_id = 'albu'):
+// Schema (PRAGMA user_version = 2, PRAGMA application_id = 'albu'):
 //   messages(seq INTEGER PRIMARY KEY,   -- rowid alias: appends go to the right edge of the b-tree
 //            sender TEXT, msg_id TEXT, received_ms INTEGER, kind INTEGER, urgent INTEGER,
 //            dests TEXT,                -- "outlet:target" entries joined by '\n'
@@ -16,7 +16,15 @@
 //                acked_above BLOB) WITHOUT ROWID      -- acked seqs > cursor, 8-byte little-endian each
 //   config_versions(name TEXT, version INTEGER, text TEXT, applied_ms INTEGER,
 //                   PRIMARY KEY(name, version)) WITHOUT ROWID
-// A newer user_version is refused; schema changes bump it and migrate in ensureSchema().
+//   origins(origin TEXT, msg_id TEXT, seq INTEGER,
+//           PRIMARY KEY(origin, msg_id, seq)) WITHOUT ROWID   -- version 2: messages with a Message.origin
+//                                       -- (CAP sender), so a CAP reference resolves whichever agency
+//                                       -- relayed the original. Only CAP-style warnings carry an origin
+//                                       -- (a few a minute), so this index costs the high-rate
+//                                       -- observations nothing, unlike one on (sender, msg_id) (below).
+// A newer user_version is refused; schema changes bump it and migrate in ensureSchema(). Every statement
+// of kSchemaSql is CREATE ... IF NOT EXISTS, so running it over an older file is the migration (1 -> 2
+// adds the origins table; messages journaled before it carry no origin, so nothing is back-filled).
 //
 // Dedup without a SQL index on (sender, msg_id): ids are chosen by publishers (station + time, vessel +
 // time, UUIDs), so consecutive messages land on unrelated pages of such an index and every message
@@ -69,6 +77,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -82,7 +91,7 @@
 namespace alertbus {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kApplicationId = 0x616c6275;  // "albu"
 constexpr size_t kChunkKeys = 4096;          // key hashes per message_keys row (32 KiB)
 constexpr int kCheckpointBusyMaxMs = 100;    // RESTART's wait for readers, per attempt
@@ -117,6 +126,11 @@ CREATE TABLE IF NOT EXISTS config_versions(
   text TEXT NOT NULL,
   applied_ms INTEGER NOT NULL,
   PRIMARY KEY(name, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS origins(
+  origin TEXT NOT NULL,
+  msg_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY(origin, msg_id, seq)) WITHOUT ROWID;
 )sql";
 
 const char* const kMessageColumns = "seq, sender, msg_id, received_ms, kind, urgent, dests, body";
@@ -365,6 +379,7 @@ struct SqliteJournal::Statements {
   Stmt insert, rowBySeq, scan, minSeq, maxSeq, insertChunk;
   Stmt saveOutlet, loadOutlets;
   Stmt configLatest, configInsert;
+  Stmt insertOrigin, seqsByOrigin;
   std::string scratch;  // encoding buffer (acked_above, chunks), reused
   std::string hashBuf;  // keyHash input, reused
 };
@@ -402,6 +417,8 @@ SqliteJournal::SqliteJournal(const SqliteJournalOptions& options) : options_(opt
          "INSERT INTO outlet_state(outlet, cursor, acked_above) VALUES(?1, ?2, ?3)"
          " ON CONFLICT(outlet) DO UPDATE SET cursor = excluded.cursor, acked_above = excluded.acked_above");
     prep(stmts_->loadOutlets, "SELECT outlet, cursor, acked_above FROM outlet_state ORDER BY outlet");
+    prep(stmts_->insertOrigin, "INSERT OR IGNORE INTO origins(origin, msg_id, seq) VALUES(?1, ?2, ?3)");
+    prep(stmts_->seqsByOrigin, "SELECT seq FROM origins WHERE origin = ?1 AND msg_id = ?2 ORDER BY seq LIMIT ?3");
     prep(stmts_->configLatest,
          "SELECT version, text FROM config_versions WHERE name = ?1 ORDER BY version DESC LIMIT 1");
     prep(stmts_->configInsert,
@@ -849,6 +866,17 @@ AppendResult SqliteJournal::append(const JournalEntry& e) {
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
   }
   sqlite3_reset(s);
+  if (rc == SQLITE_OK && !e.origin.empty()) {
+    sqlite3_stmt* o = stmts_->insertOrigin.get();
+    rc = bindText(o, 1, e.origin);
+    if (rc == SQLITE_OK) rc = bindText(o, 2, e.id);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(o, 3, int64_t(seq));
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_step(o);
+      if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+    sqlite3_reset(o);
+  }
   if (rc != SQLITE_OK) failBatch(rc, describe(db_, rc, context()));
   try {
     pending_.push_back(h);
@@ -974,6 +1002,41 @@ bool SqliteJournal::find(std::string_view sender, std::string_view id, StoredMes
   });
   if (rc != SQLITE_OK) failRead(rc, "find (" + std::string(sender) + ", " + std::string(id) + ")");
   return found;
+}
+
+void SqliteJournal::findReferenced(std::string_view sender, std::string_view id, size_t limit,
+                                   const std::function<void(StoredMessage&)>& fn) {
+  if (limit == 0) return;
+  std::vector<uint64_t> seqs;
+  StoredMessage m;
+  if (find(sender, id, m)) seqs.push_back(m.seq);
+  {
+    sqlite3_stmt* q = stmts_->seqsByOrigin.get();
+    ResetOnExit reset{q};
+    bindText(q, 1, sender);
+    bindText(q, 2, id);
+    sqlite3_bind_int64(q, 3, toInt64(limit));
+    for (;;) {
+      int rc = sqlite3_step(q);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) failRead(rc, "find by origin (" + std::string(sender) + ", " + std::string(id) + ")");
+      uint64_t seq = uint64_t(sqlite3_column_int64(q, 0));
+      if (std::find(seqs.begin(), seqs.end(), seq) == seqs.end()) seqs.push_back(seq);
+    }
+  }
+  std::sort(seqs.begin(), seqs.end());
+  if (seqs.size() > limit) seqs.resize(limit);
+  for (uint64_t seq : seqs) {
+    sqlite3_stmt* s = stmts_->rowBySeq.get();
+    ResetOnExit reset{s};
+    sqlite3_bind_int64(s, 1, toInt64(seq));
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) continue;  // gone (a future retention may delete old rows)
+    if (rc != SQLITE_ROW) failRead(rc, "read referenced seq " + std::to_string(seq));
+    readMessage(s, m);
+    sqlite3_reset(s);
+    fn(m);
+  }
 }
 
 std::vector<OutletState> SqliteJournal::loadOutletStates() {

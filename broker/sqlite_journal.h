@@ -82,6 +82,9 @@ class SqliteJournal final : public Journal {
   // row needs more room); fn may move parts out of it.
   size_t scan(uint64_t afterSeq, size_t limit, const std::function<bool(StoredMessage&)>& fn) override;
   bool find(std::string_view sender, std::string_view id, StoredMessage& out) override;  // O(1) + one row
+  // find() plus one probe of the origins index: O(log n) + one row per match.
+  void findReferenced(std::string_view sender, std::string_view id, size_t limit,
+                      const std::function<void(StoredMessage&)>& fn) override;
   std::vector<OutletState> loadOutletStates() override;
   // lastSeq() - min(seq) + 1: O(log n), exact because seqs are contiguous (messages are only appended,
   // and any future retention may only delete from the head).

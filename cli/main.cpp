@@ -82,7 +82,11 @@ std::string summarize(const Delivery& d) {
   if (d.urgent) s += " URGENT";
   s += " ->";
   if (d.targets.empty()) s += " (no destinations)";
-  for (auto& t : d.targets) s += " " + t;
+  for (size_t i = 0; i < d.targets.size(); ++i) {
+    s += " " + d.targets[i];
+    // Added because the message updates or cancels one that reached it (the broker follows originals).
+    if (i < d.follows.size() && d.follows[i] != 0) s += " (follows seq " + std::to_string(d.follows[i]) + ")";
+  }
   auto p = m.getPayload();
   if (p.isWarning() && p.getWarning().size()) s += " | " + std::string(p.getWarning()[0].getHeadline().cStr());
   return s;
@@ -149,6 +153,10 @@ int cmdTail(const ConnectFlags& cf, uint64_t fromSeq, int64_t count, bool json) 
       j["sender"] = d.sender;
       j["receivedMs"] = d.receivedMs;
       j["destinations"] = d.targets;
+      nlohmann::json follows = nlohmann::json::object();  // destination -> seq of the original it follows
+      for (size_t i = 0; i < d.targets.size() && i < d.follows.size(); ++i)
+        if (d.follows[i] != 0) follows[d.targets[i]] = d.follows[i];
+      if (!follows.empty()) j["follows"] = follows;
       j["urgent"] = d.urgent;
       j["message"] = nlohmann::json::parse(messageToJson(d.message));
       std::cout << j.dump() << std::endl;
@@ -248,7 +256,11 @@ int cmdRulesCheck(const std::string& file) {
     std::cerr << errors.size() << " error(s)\n";
     return 1;
   }
-  std::cout << file << ": OK, " << rules->size() << " rules, outlets:";
+  auto warnings = rules->warnings();
+  for (auto& w : warnings) std::cerr << "warning: " << w.str() << "\n";
+  std::cout << file << ": OK, " << rules->size() << " rules";
+  if (!warnings.empty()) std::cout << ", " << warnings.size() << " warning(s)";
+  std::cout << ", outlets:";
   for (auto& o : rules->outlets()) std::cout << " " << o;
   std::cout << "\n";
   return 0;

@@ -741,6 +741,12 @@ void Client::Impl::onDeliver(schema::Deliver::Reader d) {
   auto targets = d.getTargets();
   delivery_.targets.resize(targets.size());
   for (unsigned i = 0; i < targets.size(); ++i) delivery_.targets[i].assign(targets[i].cStr(), targets[i].size());
+  auto follows = d.getFollows();
+  delivery_.follows.assign(targets.size(), 0);  // absent (an older broker) or short: rules only
+  for (unsigned i = 0; i < follows.size() && i < targets.size(); ++i) delivery_.follows[i] = follows[i];
+  auto refs = d.getReferences();
+  delivery_.references.clear();
+  for (auto r : refs) delivery_.references.push_back(r);
   delivery_.urgent = d.getUrgent();
   delivery_.messageBytes = d.getMessage();
   delivery_.message = message_.message();

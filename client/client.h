@@ -58,6 +58,8 @@ struct Delivery {
   std::string sender;                   // stamped by the broker
   int64_t receivedMs = 0;
   std::vector<std::string> targets;     // this outlet's targets
+  std::vector<uint64_t> follows;        // parallel to targets: seq of the original it follows, 0 = rules only
+  std::vector<uint64_t> references;     // update/cancel: seqs of the referenced messages this outlet had
   bool urgent = false;
   kj::ArrayPtr<const kj::byte> messageBytes;
   schema::Message::Reader message;      // decoded, bounds-checked

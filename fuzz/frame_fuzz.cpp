@@ -113,6 +113,12 @@ class MemJournal : public Journal {
       }
     return false;
   }
+  // By agency only: the fuzzer's messages carry no origin worth resolving.
+  void findReferenced(std::string_view sender, std::string_view id, size_t limit,
+                      const std::function<void(StoredMessage&)>& fn) override {
+    StoredMessage m;
+    if (limit > 0 && find(sender, id, m)) fn(m);
+  }
   std::vector<OutletState> loadOutletStates() override {
     std::vector<OutletState> v;
     for (auto& [k, s] : outlets_) v.push_back(s);

@@ -179,6 +179,8 @@ void touchDeliver(schema::Deliver::Reader d) {
   (void)d.getSender();
   for (auto t : d.getTargets()) (void)t;
   (void)d.getMessage();
+  (void)d.getFollows();
+  (void)d.getReferences();
 }
 }  // namespace
 

@@ -86,6 +86,11 @@ struct Deliver {
   urgent @4 :Bool;             # level I/II (red/orange, extreme/severe) traffic, delivered ahead
   message @5 :Data;            # the Message bytes exactly as published
   cursor @6 :UInt64;           # outlet's durable acknowledgement cursor when sent
+  references @7 :List(UInt64); # an update or cancel: the journal seqs of the messages it references that
+                               # reached this outlet (resolved by the broker by agency or by origin, the
+                               # CAP sender), whose destinations it follows; empty otherwise
+  follows @8 :List(UInt64);    # parallel to targets: the seq of the referenced message whose delivery the
+                               # target follows, 0 = routed by the rules alone
 }
 
 struct DeliverAck {            # outlet has handled these deliveries; each seq returns one credit

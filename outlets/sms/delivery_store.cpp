@@ -136,6 +136,7 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
          " answer_code TEXT, text TEXT, max_parts INTEGER, cancelled INTEGER DEFAULT 0, created_ms INTEGER,"
          " dirty INTEGER DEFAULT 1, reminder_text TEXT DEFAULT '');"
          "CREATE INDEX IF NOT EXISTS alerts_open ON alerts(answer_deadline_ms);"
+         "CREATE INDEX IF NOT EXISTS alerts_seq ON alerts(broker_seq);"
          "CREATE TABLE IF NOT EXISTS deliveries(id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, person_id TEXT NOT NULL,"
          " mobile TEXT NOT NULL, chain_root TEXT NOT NULL, wave INTEGER NOT NULL, state TEXT NOT NULL,"
          " priority INTEGER NOT NULL, attempts INTEGER DEFAULT 0, next_attempt_ms INTEGER DEFAULT 0,"
@@ -256,11 +257,23 @@ FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Addresse
 
 std::optional<AlertRow> DeliveryStore::alert(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt q(db_,
-         "SELECT key, broker_seq, sender, message_id, msg_type, event, priority, expires_ms, answer_deadline_ms,"
-         " answer_code, text, max_parts, cancelled, created_ms, reminder_text FROM alerts WHERE key = ?",
-         path_);
-  q.bind(1, key);
+  return alertWhere("key = ?", [&](Stmt& q) { q.bind(1, key); });
+}
+
+std::optional<AlertRow> DeliveryStore::alertBySeq(uint64_t brokerSeq) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return alertWhere("broker_seq = ? ORDER BY rowid LIMIT 1",
+                    [&](Stmt& q) { q.bind(1, static_cast<int64_t>(brokerSeq)); });
+}
+
+template <typename Bind>
+std::optional<AlertRow> DeliveryStore::alertWhere(const char* where, Bind&& bind) {
+  const std::string sql = std::string(
+                              "SELECT key, broker_seq, sender, message_id, msg_type, event, priority, expires_ms,"
+                              " answer_deadline_ms, answer_code, text, max_parts, cancelled, created_ms, reminder_text"
+                              " FROM alerts WHERE ") + where;
+  Stmt q(db_, sql.c_str(), path_);
+  bind(q);
   if (!q.row()) return std::nullopt;
   AlertRow a;
   a.key = q.text(0);
@@ -318,22 +331,76 @@ std::vector<Addressee> DeliveryStore::cancel(const std::string& alertKey, int64_
     u.bind(1, nowMs).bind(2, alertKey);
     u.run();
   }
+  std::vector<Addressee> out = reachedLocked(alertKey, false);
+  for (auto& r : out) {
+    r.wave = 0;  // the cancel addresses each person directly
+    r.chainRoot.clear();
+  }
+  txn.commit();
+  return out;
+}
+
+std::vector<Addressee> DeliveryStore::reached(const std::string& alertKey, bool queuedToo) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reachedLocked(alertKey, queuedToo);
+}
+
+std::vector<Addressee> DeliveryStore::reachedLocked(const std::string& alertKey, bool queuedToo) {
   std::vector<Addressee> out;
   Stmt q(db_,
-         "SELECT person_id, mobile, wave, chain_root FROM deliveries WHERE alert_id = (SELECT rowid FROM alerts"
-         " WHERE key = ?) AND state IN"
-         " ('submitted', 'accepted', 'delivered') ORDER BY id",
+         queuedToo ? "SELECT person_id, mobile, wave, chain_root FROM deliveries WHERE alert_id = (SELECT rowid"
+                     " FROM alerts WHERE key = ?) AND state IN ('queued', 'submitted', 'accepted', 'delivered')"
+                     " ORDER BY id"
+                   : "SELECT person_id, mobile, wave, chain_root FROM deliveries WHERE alert_id = (SELECT rowid"
+                     " FROM alerts WHERE key = ?) AND state IN ('submitted', 'accepted', 'delivered') ORDER BY id",
          path_);
   q.bind(1, alertKey);
   while (q.row()) {
     Addressee r;
     r.personId = q.text(0);
     r.mobile = q.text(1);
-    r.wave = 0;  // the cancel addresses each person directly
+    r.wave = static_cast<int>(q.i64(2));
+    r.chainRoot = q.text(3);
     out.push_back(r);
   }
-  txn.commit();
   return out;
+}
+
+void DeliveryStore::supersede(const std::string& originalKey, const std::string& updateKey, int64_t nowMs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Txn txn(db_);
+  {
+    Stmt u(db_, "UPDATE alerts SET cancelled = 1, dirty = dirty + 1 WHERE key = ? AND cancelled = 0", path_);
+    u.bind(1, originalKey);
+    u.run();
+  }
+  {
+    Stmt u(db_, "UPDATE deliveries SET state = 'cancelled', final_ms = ? WHERE alert_id = (SELECT rowid FROM alerts"
+                " WHERE key = ?) AND state = 'queued'",
+           path_);
+    u.bind(1, nowMs).bind(2, originalKey);
+    u.run();
+  }
+  {
+    // Carried answers are marked published: their acks went out for the original already.
+    Stmt u(db_,
+           "INSERT INTO answers(alert_key, chain_root, delivery_id, published, person_id, mobile, text, received_ms)"
+           " SELECT ?1, a.chain_root, a.delivery_id, 1, a.person_id, a.mobile, a.text, a.received_ms FROM answers a"
+           " WHERE a.alert_key = ?2 AND NOT EXISTS (SELECT 1 FROM answers x WHERE x.alert_key = ?1"
+           " AND x.chain_root = a.chain_root AND x.delivery_id = a.delivery_id)",
+           path_);
+    u.bind(1, updateKey).bind(2, originalKey);
+    u.run();
+  }
+  {
+    Stmt u(db_,
+           "INSERT OR IGNORE INTO escalations(alert_key, chain_root, wave, created_ms)"
+           " SELECT ?1, chain_root, wave, created_ms FROM escalations WHERE alert_key = ?2",
+           path_);
+    u.bind(1, updateKey).bind(2, originalKey);
+    u.run();
+  }
+  txn.commit();
 }
 
 std::vector<DeliveryStore::Claim> DeliveryStore::claim(size_t max, int64_t nowMs) {

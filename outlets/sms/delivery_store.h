@@ -88,6 +88,17 @@ class DeliveryStore {
   FanOutResult fanOut(const AlertRow& alert, const std::vector<Addressee>& recipients, int64_t nowMs);
 
   std::optional<AlertRow> alert(const std::string& key);
+  // The alert created by broker delivery `brokerSeq` (the seq an update or cancel follows), if any.
+  std::optional<AlertRow> alertBySeq(uint64_t brokerSeq);
+  // Everyone the alert went out to (submitted or later, escalation waves included), in send order,
+  // each with the wave and chain the row had; with queuedToo also those still waiting for their turn
+  // (an update replaces what they would have got).
+  std::vector<Addressee> reached(const std::string& alertKey, bool queuedToo = false);
+  // An update replaces `originalKey` by `updateKey` (whose fanOut() has committed): the original's queued
+  // rows are withdrawn (cancelled, never sent) and it stops escalating; the answers its chains gave and
+  // the escalation waves already done carry over to the update, so nobody who answered is asked again and
+  // no deputy is woken twice. Idempotent (a redelivered update changes nothing more).
+  void supersede(const std::string& originalKey, const std::string& updateKey, int64_t nowMs);
   // An answer code not used by any alert whose answers are still expected (answerDeadline + graceMs in
   // the future), `digits` long; deterministic given the open set and `seed`.
   std::string freeAnswerCode(int digits, uint64_t seed, int64_t nowMs);
@@ -174,6 +185,10 @@ class DeliveryStore {
  private:
   void exec(const char* sql);
   void markFinal(int64_t id, DeliveryState s, const std::string& detail, int64_t nowMs);
+  std::vector<Addressee> reachedLocked(const std::string& alertKey, bool queuedToo);  // mu_ held
+  template <typename Bind>
+  std::optional<AlertRow> alertWhere(const char* where, Bind&& bind);  // mu_ held
+
   void loadQueue();
   void checkFormat();
   std::mutex mu_;

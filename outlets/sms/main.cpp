@@ -351,13 +351,37 @@ class Outlet {
     a.maxParts = templates_.settings.maxParts;
     try {
       std::vector<Addressee> to;
-      if (m.getMsgType() == schema::MsgType::CANCEL) to = cancelOriginals(m, sender, now);
-      if (to.empty()) to = resolveTargets(d.targets, a.key);
+      // The alerts this update or cancel refers to, as this outlet knows them.
+      std::vector<AlertRow> originals;
+      if (m.getMsgType() == schema::MsgType::CANCEL || m.getMsgType() == schema::MsgType::UPDATE)
+        originals = referencedAlerts(d, m, sender);
+      if (m.getMsgType() == schema::MsgType::CANCEL && !originals.empty()) {
+        // Exactly the persons the originals reached (escalated deputies and superiors included); none of
+        // the cancel's own targets who never got the warning. Their queued rows are withdrawn.
+        to = cancelOriginals(originals, sender + "/" + id, now);
+      } else if (m.getMsgType() == schema::MsgType::UPDATE && !originals.empty()) {
+        // Everyone the originals reached or were about to reach, in their escalation chains, and whoever the
+        // update's own targets add.
+        std::set<std::string> seen;
+        for (auto& o : originals)
+          for (auto& p : store_->reached(o.key, /*queuedToo=*/true))
+            if (seen.insert(p.personId).second) to.push_back(p);
+        for (auto& p : resolveTargets(d.targets, a.key))
+          if (seen.insert(p.personId).second) to.push_back(p);
+        applyLanguages(to);
+      } else {
+        to = resolveTargets(d.targets, a.key);
+      }
       int64_t window = answerWindowMs(facts, m.getMsgType(), cfg_.answers);
       if (window > 0 && !to.empty()) {
         auto existing = store_->alert(a.key);
-        a.answerCode = existing ? existing->answerCode
-                                : store_->freeAnswerCode(static_cast<int>(cfg_.codeDigits), d.seq * 2654435761u, now);
+        // An update keeps its original's answer code: the persons answer the code they already have.
+        const AlertRow* original = nullptr;
+        for (auto& o : originals)
+          if (!o.answerCode.empty()) original = &o;
+        a.answerCode = existing   ? existing->answerCode
+                       : original ? original->answerCode
+                                  : store_->freeAnswerCode(static_cast<int>(cfg_.codeDigits), d.seq * 2654435761u, now);
         a.answerDeadlineMs = existing ? existing->answerDeadlineMs : now + window;
       }
       RenderContext ctx;
@@ -387,6 +411,8 @@ class Outlet {
         a.texts[lang] = {text, reminder};
       }
       FanOutResult fo = store_->fanOut(a, to, now);
+      if (m.getMsgType() == schema::MsgType::UPDATE)
+        for (auto& o : originals) store_->supersede(o.key, a.key, now);
       log_.info("sms", a.key + " (" + a.msgType + ", seq " + std::to_string(d.seq) + "): " +
                            std::to_string(fo.inserted) + " SMS queued" +
                            (fo.existing ? ", " + std::to_string(fo.existing) + " already queued before" : "") +
@@ -414,33 +440,49 @@ class Outlet {
       for (auto& p : r.recipients)
         if (seen.insert(p.personId).second) out.push_back({p.personId, p.name, p.mobile, 0, "", ""});
     }
-    // Persons with a language of their own (few: most get the templates' default).
-    auto languages = roster_->languages();
-    if (!languages.empty())
-      for (auto& a : out) {
-        auto it = languages.find(a.personId);
-        if (it != languages.end() && it->second != templates_.settings.defaultLanguage) a.language = it->second;
-      }
+    applyLanguages(out);  // few persons have one: most get the templates' default
+    return out;
+  }
+
+  // The alerts an update or cancel refers to. The broker resolved its references (by agency or by origin,
+  // the CAP sender) to journal seqs and names those that reached this outlet (Deliver.references); an
+  // older broker does not, so a reference by this agency's own id is looked up as before.
+  std::vector<AlertRow> referencedAlerts(const Delivery& d, schema::Message::Reader m, const std::string& sender) {
+    std::vector<AlertRow> out;
+    std::set<std::string> keys;
+    for (uint64_t seq : d.references)
+      if (auto a = store_->alertBySeq(seq))
+        if (keys.insert(a->key).second) out.push_back(std::move(*a));
+    for (auto ref : m.getReferences()) {
+      std::string key = sender + "/" + std::string(ref.getId().cStr());
+      if (keys.count(key)) continue;
+      if (auto a = store_->alert(key))
+        if (keys.insert(key).second) out.push_back(std::move(*a));
+    }
     return out;
   }
 
   // A cancel goes to those the cancelled alerts reached; their queued rows are withdrawn.
-  std::vector<Addressee> cancelOriginals(schema::Message::Reader m, const std::string& sender, int64_t now) {
+  std::vector<Addressee> cancelOriginals(const std::vector<AlertRow>& originals, const std::string& by, int64_t now) {
     std::vector<Addressee> out;
     std::set<std::string> seen;
-    for (auto ref : m.getReferences()) {
-      std::string key = sender + "/" + std::string(ref.getId().cStr());
-      if (!store_->alert(key)) continue;
-      for (auto& p : store_->cancel(key, now))
+    for (auto& o : originals) {
+      for (auto& p : store_->cancel(o.key, now))
         if (seen.insert(p.personId).second) out.push_back(p);
-      log_.info("sms", key + ": cancelled by " + sender + "/" + std::string(m.getId().cStr()));
+      log_.info("sms", o.key + ": cancelled by " + by);
     }
+    applyLanguages(out);
+    return out;
+  }
+
+  // Persons with a language of their own (roster `language`) get the texts of that language.
+  void applyLanguages(std::vector<Addressee>& to) {
     auto languages = roster_->languages();
-    for (auto& p : out) {
+    if (languages.empty()) return;
+    for (auto& p : to) {
       auto it = languages.find(p.personId);
       if (it != languages.end() && it->second != templates_.settings.defaultLanguage) p.language = it->second;
     }
-    return out;
   }
 
   void sendLoop() {

@@ -342,3 +342,149 @@ TEST_CASE("bus: a retry of a journaled alert that expired meanwhile is acknowled
   CHECK(met.seqOfToken[retry] == met.seqOfToken[first]);
   CHECK(met.rejects[fresh].code == "expired");
 }
+
+namespace {
+// An update or cancel of `ref` (sender as CAP writes it: the agency or the CAP sender), as `status`.
+kj::Array<capnp::word> referencing(const std::string& id, schema::MsgType type, const std::string& refSender,
+                                   const std::string& refId, schema::Status status = schema::Status::ACTUAL) {
+  capnp::MallocMessageBuilder b;
+  {
+    auto words = sampleWarning(id);
+    capnp::FlatArrayMessageReader r(words);
+    b.setRoot(r.getRoot<schema::Message>());
+  }
+  auto m = b.getRoot<schema::Message>();
+  m.setMsgType(type);
+  m.setStatus(status);
+  auto ref = m.initReferences(1)[0];
+  ref.setSender(refSender);
+  ref.setId(refId);
+  return capnp::messageToFlatArray(b);
+}
+kj::Array<capnp::word> withOrigin(kj::Array<capnp::word> words, const std::string& origin,
+                                  schema::Status status = schema::Status::ACTUAL) {
+  capnp::MallocMessageBuilder b;
+  {
+    capnp::FlatArrayMessageReader r(words);
+    b.setRoot(r.getRoot<schema::Message>());
+  }
+  b.getRoot<schema::Message>().setOrigin(origin);
+  b.getRoot<schema::Message>().setStatus(status);
+  return capnp::messageToFlatArray(b);
+}
+}  // namespace
+
+TEST_CASE("bus: an update or cancel follows its original to every destination it reached", "[bus][routing][follow]") {
+  TempDir dir;
+  BrokerSetup setup = defaultSetup();
+  // Alerts only to SMS (the sample rule's old mistake); everything actual to the city desk.
+  setup.rulesToml = R"(
+[destinations."dashboard:training-desk"]
+accept_status = ["actual", "exercise", "test"]
+[destinations."sms:drill"]
+accept_status = ["exercise"]
+
+[[rule]]
+name = "alerts-only-to-sms"
+msg_type = ["alert"]
+kind = ["warning"]
+to = ["sms:duty"]
+continue = true
+
+[[rule]]
+name = "drills"
+status = ["exercise"]
+to = ["sms:drill", "dashboard:training-desk"]
+
+[[rule]]
+name = "everything-to-city-desk"
+to = ["dashboard:city-desk"]
+)";
+  BrokerProcess broker(dir, setup);
+  broker.start();
+  Publisher met(broker.clientOptions("met"));
+  Publisher fire(broker.clientOptions("fire"));  // another agency, as a provincial observatory would be
+  std::vector<Delivery> sms;                        // copies of what the SMS outlet got
+  std::vector<std::vector<uint64_t>> smsRefs, smsFollows;
+  Client smsClient(broker.clientOptions("sms"));
+  smsClient.onDeliver = [&](const Delivery& d) {
+    sms.push_back({d.seq, d.sender, d.receivedMs, d.targets, d.follows, d.references, d.urgent, {}, {}});
+    smsClient.ack(d.seq);
+  };
+  smsClient.subscribe("sms", 10);
+  std::vector<std::pair<std::vector<std::string>, std::vector<uint64_t>>> tail;  // what `alertbus tail` sees
+  Client admin(broker.clientOptions("admin"));
+  admin.onDeliver = [&](const Delivery& d) {
+    tail.push_back({d.targets, d.follows});
+    admin.ack(d.seq);
+  };
+  admin.subscribe("*", 100, 1);
+  std::vector<Client*> all{&met.client, &fire.client, &smsClient, &admin};
+
+  auto t1 = met.publish(withOrigin(sampleWarning("w-1"), "nbqx@nbmb.gov.cn"));
+  REQUIRE(waitFor([&] { return met.seqOfToken.count(t1) && sms.size() == 1; }, 10000, all));
+  uint64_t alertSeq = met.seqOfToken[t1];
+
+  SECTION("a cancel naming the original by agency reaches SMS although its rule takes alerts only") {
+    auto t2 = met.publish(referencing("w-1-cancel", schema::MsgType::CANCEL, "met", "w-1"));
+    REQUIRE(waitFor([&] { return met.seqOfToken.count(t2) && sms.size() == 2; }, 10000, all));
+    CHECK(sms[1].targets == std::vector<std::string>{"duty"});
+    CHECK(sms[1].follows == std::vector<uint64_t>{alertSeq});
+    CHECK(sms[1].references == std::vector<uint64_t>{alertSeq});
+  }
+  SECTION("another agency's cancel naming the CAP sender resolves to the original") {
+    auto t2 = fire.publish(referencing("prov-cancel-1", schema::MsgType::CANCEL, "nbqx@nbmb.gov.cn", "w-1"));
+    REQUIRE(waitFor([&] { return fire.seqOfToken.count(t2) && sms.size() == 2; }, 10000, all));
+    CHECK(sms[1].sender == "fire");
+    CHECK(sms[1].references == std::vector<uint64_t>{alertSeq});
+    // The tail names the destination added by following, and the city desk the rules gave.
+    REQUIRE(waitFor([&] { return tail.size() == 2; }, 10000, all));
+    CHECK(tail[1].first == std::vector<std::string>{"dashboard:city-desk", "sms:duty"});
+    CHECK(tail[1].second == std::vector<uint64_t>{alertSeq, alertSeq});
+  }
+  SECTION("an exercise cancel never follows an actual alert to a destination that takes actual only") {
+    auto t2 = met.publish(referencing("ex-cancel", schema::MsgType::CANCEL, "met", "w-1", schema::Status::EXERCISE));
+    REQUIRE(waitFor([&] { return met.seqOfToken.count(t2) && tail.size() == 2; }, 10000, all));
+    CHECK(tail[1].first == std::vector<std::string>{"sms:drill", "dashboard:training-desk"});
+    CHECK(tail[1].second == std::vector<uint64_t>{0, 0});
+    CHECK(sms.size() == 2);  // the drill destination, not duty
+    CHECK(sms[1].targets == std::vector<std::string>{"drill"});
+  }
+  SECTION("a reference to nothing journaled adds nothing") {
+    auto t2 = met.publish(referencing("u-unknown", schema::MsgType::UPDATE, "met", "never-sent"));
+    REQUIRE(waitFor([&] { return met.seqOfToken.count(t2) && tail.size() == 2; }, 10000, all));
+    CHECK(tail[1].first == std::vector<std::string>{"dashboard:city-desk"});
+    CHECK(sms.size() == 1);
+  }
+}
+
+TEST_CASE("bus: a report about a warning (a sitrep update referencing it) does not follow it", "[bus][routing][follow]") {
+  TempDir dir;
+  BrokerProcess broker(dir, defaultSetup());  // warnings -> sms:duty, everything -> the desks
+  broker.start();
+  Publisher met(broker.clientOptions("met"));
+  Publisher sms(broker.clientOptions("sms"));  // may publish sitreps, as its delivery summaries are
+  std::vector<std::vector<std::string>> tail;
+  Client admin(broker.clientOptions("admin"));
+  admin.onDeliver = [&](const Delivery& d) {
+    tail.push_back(d.targets);
+    admin.ack(d.seq);
+  };
+  admin.subscribe("*", 100, 1);
+  std::vector<Client*> all{&met.client, &sms.client, &admin};
+  auto t1 = met.publish(sampleWarning("w-1"));
+  REQUIRE(waitFor([&] { return met.seqOfToken.count(t1) > 0; }, 10000, all));  // journaled before the report
+  capnp::MallocMessageBuilder b;
+  auto m = b.initRoot<schema::Message>();
+  m.setId("sms-summary-w-1-2");
+  m.setStatus(schema::Status::ACTUAL);
+  m.setMsgType(schema::MsgType::UPDATE);
+  auto ref = m.initReferences(1)[0];
+  ref.setSender("met");
+  ref.setId("w-1");
+  m.getPayload().initSitrep().setNarrative("已送达 3 人");
+  sms.client.publish(b);
+  REQUIRE(waitFor([&] { return tail.size() == 2; }, 10000, all));
+  CHECK(tail[0] == std::vector<std::string>{"sms:duty", "dashboard:city-desk", "dashboard:training-desk"});
+  CHECK(tail[1] == std::vector<std::string>{"dashboard:city-desk", "dashboard:training-desk"});
+}

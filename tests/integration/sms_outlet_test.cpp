@@ -412,3 +412,135 @@ TEST_CASE("sms: through Kannel to an SMPP centre: undeliverable and rejected num
   CHECK(done);
   CHECK(sms.stop() == 0);
 }
+
+namespace {
+// A warning-shaped update or cancel published by `agency`, naming its originals as CAP does: by the CAP
+// sender and identifier. `origin` is its own CAP sender.
+void publishReferencing(const BrokerProcess& broker, const std::string& agency, const std::string& id,
+                        schema::MsgType type, const std::string& origin,
+                        const std::vector<std::pair<std::string, std::string>>& refs) {
+  Client c(broker.clientOptions(agency));
+  auto w = sampleWarning(id, "typhoon", schema::Colour::ORANGE, "330212", nowMs() + 3600000);
+  capnp::MallocMessageBuilder b;
+  {
+    capnp::FlatArrayMessageReader r(w);
+    b.setRoot(r.getRoot<schema::Message>());
+  }
+  auto m = b.getRoot<schema::Message>();
+  m.setMsgType(type);
+  m.setOrigin(origin);
+  auto list = m.initReferences(static_cast<unsigned>(refs.size()));
+  for (unsigned i = 0; i < refs.size(); ++i) {
+    list[i].setSender(refs[i].first);
+    list[i].setId(refs[i].second);
+  }
+  c.publish(b);
+  REQUIRE(waitFor([&] { return c.pending() == 0; }, 10000, &c));
+}
+
+// The answer code in an SMS text ("回复1234...").
+std::string answerCodeIn(const std::string& text) {
+  std::string code;
+  size_t at = text.find("回复");
+  if (at == std::string::npos) return code;
+  for (size_t i = at + 6; i < text.size() && isdigit(static_cast<unsigned char>(text[i])); ++i) code += text[i];
+  return code;
+}
+}  // namespace
+
+TEST_CASE("sms: an update and a cancel from another agency follow the warning to everyone it reached, deputies "
+          "included, and the update keeps the answer code",
+          "[sms][follow]") {
+  TempDir dir;
+  BrokerSetup setup = defaultSetup();
+  // As the old sample rule did: SMS for alerts only. Updates and cancels reach SMS by following.
+  setup.rulesToml = R"(
+[[rule]]
+name = "typhoon-alerts-to-duty"
+msg_type = ["alert"]
+kind = ["warning"]
+to = ["sms:duty"]
+continue = true
+
+[[rule]]
+name = "everything-to-city-desk"
+to = ["dashboard:city-desk"]
+)";
+  BrokerProcess broker(dir, setup);
+  broker.start();
+  std::string config = writeConfig(dir, broker,
+                                   "[answers]\nwave_minutes = 0.02\nmax_wave = 1\n"
+                                   "deadline_minutes = { orange = 0.03 }\n");
+  std::ofstream(dir.file("roster.csv")) << roster(3);  // c0..c2 in duty, deputies d0..d2 outside it
+  REQUIRE(runCommand(kSms + " --config " + config + " roster import " + dir.file("roster.csv")).status == 0);
+  ChildProcess sms({kSms, "--config", config}, dir.file("sms.log"));
+  REQUIRE(waitForFile(dir.file("sms-state/callbacks.url")));
+  std::string spoolDir = dir.file("sms-state/spool");
+  // Texts each number got, in the order the spool files were written (delivery ids ascend).
+  auto byNumber = [&] {
+    std::map<std::string, std::vector<std::string>> out;
+    std::map<long, std::pair<std::string, std::string>> ordered;
+    for (auto& [id, v] : spool(spoolDir)) ordered[std::stol(id)] = v;
+    for (auto& [id, v] : ordered) out[v.first].push_back(v.second);
+    return out;
+  };
+
+  // The city observatory's orange warning, relayed by the met adapter.
+  publishReferencing(broker, "met", "TY-F-1", schema::MsgType::ALERT, "nbqx@nbmb.gov.cn", {});
+  REQUIRE(waitFor([&] { return byNumber().size() == 3; }, 15000));
+  std::string code = answerCodeIn(byNumber()["+8613805740000"][0]);
+  REQUIRE(code.size() == 4);
+  // c0 answers; c1 and c2 do not, so their deputies d1 and d2 are reminded.
+  httplib::Client http(readFile(dir.file("sms-state/callbacks.url")));
+  REQUIRE(http.Get(("/mo?from=%2B8613805740000&to=12379&text=" + code).c_str()));
+  REQUIRE(waitFor([&] { return byNumber().size() == 5; }, 20000));
+  auto before = byNumber();
+  CHECK(before.count("+8613905740001") == 1);
+  CHECK(before.count("+8613905740002") == 1);
+  CHECK(before.count("+8613905740000") == 0);
+
+  // An update relayed through another agency's adapter names the warning by its CAP sender.
+  publishReferencing(broker, "fire", "TY-F-2", schema::MsgType::UPDATE, "nbqx@nbmb.gov.cn",
+                     {{"nbqx@nbmb.gov.cn", "TY-F-1"}});
+  REQUIRE(waitFor(
+      [&] {
+        auto now = byNumber();
+        for (auto& [number, texts] : before)
+          if (now[number].size() != texts.size() + 1) return false;
+        return true;
+      },
+      15000));
+  auto afterUpdate = byNumber();
+  CHECK(afterUpdate.size() == 5);  // nobody new: d0 is still not woken (c0 answered)
+  for (auto number : {"+8613805740000", "+8613805740001", "+8613805740002"}) {
+    INFO(number << ": " << afterUpdate[number].back());
+    CHECK(afterUpdate[number].back().find("TY-F-2") != std::string::npos);
+    CHECK(answerCodeIn(afterUpdate[number].back()) == code);  // the code they already have
+  }
+
+  // The provincial observatory cancels through yet another adapter (its own CAP sender), naming both.
+  publishReferencing(broker, "fire", "TY-F-3", schema::MsgType::CANCEL, "zjqx@zjmb.gov.cn",
+                     {{"nbqx@nbmb.gov.cn", "TY-F-1"}, {"nbqx@nbmb.gov.cn", "TY-F-2"}});
+  REQUIRE(waitFor(
+      [&] {
+        auto now = byNumber();
+        for (auto& [number, texts] : afterUpdate)
+          if (now[number].size() != texts.size() + 1) return false;
+        return true;
+      },
+      15000));
+  // Would anybody get it twice, or somebody who never got the warning get it? Give the sender a moment.
+  waitFor([] { return false; }, 1500);
+  auto after = byNumber();
+  CHECK(after.size() == 5);
+  for (auto& [number, texts] : afterUpdate) {
+    std::string all;
+    for (auto& t : after[number]) all += t + "\n";
+    INFO(number << " got:\n" << all);
+    REQUIRE(after[number].size() == texts.size() + 1);  // exactly one cancel each, deputies included
+    CHECK(after[number].back().find("TY-F-3") != std::string::npos);
+  }
+  CHECK(sms.stop() == 0);
+  std::string log = sms.log();
+  CHECK(log.find("cancelled by fire/TY-F-3") != std::string::npos);
+}

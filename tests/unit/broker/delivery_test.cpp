@@ -39,6 +39,7 @@ class MemoryJournal : public Journal {
     return n;
   }
   bool find(std::string_view, std::string_view, StoredMessage&) override { return false; }
+  void findReferenced(std::string_view, std::string_view, size_t, const std::function<void(StoredMessage&)>&) override {}
   std::vector<OutletState> loadOutletStates() override { return {}; }
   uint64_t count() override { return rows.size(); }
   int64_t putConfig(std::string_view, std::string_view, int64_t) override { return 1; }
@@ -149,4 +150,25 @@ TEST_CASE("delivery: after a restart the backlog is rebuilt from the durable cur
   // Seq 9 is urgent: once re-read into memory it overtakes the routine ones.
   CHECK(drain(b, j, 10) == std::vector<uint64_t>{9, 5, 6, 8, 10});
   CHECK(b.cursor() == 10);
+}
+
+TEST_CASE("delivery: destinations an update follows carry the original's seq; names stay clean", "[delivery][follow]") {
+  std::string d = "dashboard:city-desk";
+  addFollowed(d, "sms:duty", 12);
+  addFollowed(d, "dashboard:city-desk", 12);  // routed by the rules too: annotated, not repeated
+  addFollowed(d, "sms:duty", 15);
+  addFollowed(d, "sms:duty", 12);             // already there
+  CHECK(d == "dashboard:city-desk\t12\nsms:duty\t12,15");
+  std::vector<uint64_t> follows;
+  CHECK(targetsFor(d, "sms", &follows) == std::vector<std::string>{"duty"});
+  CHECK(follows == std::vector<uint64_t>{12});
+  CHECK(splitDestinations(d, &follows) == std::vector<std::string>{"dashboard:city-desk", "sms:duty"});
+  CHECK(follows == std::vector<uint64_t>{12, 12});
+  CHECK(outletsIn(d) == std::vector<std::string>{"dashboard", "sms"});
+  CHECK(followedSeqs(d, "sms") == std::vector<uint64_t>{12, 15});
+  CHECK(followedSeqs(d, "") == std::vector<uint64_t>{12, 15});
+  CHECK(followedSeqs("sms:a\nsms:b", "sms").empty());
+  std::string empty;
+  addFollowed(empty, "sms:x", 3);
+  CHECK(empty == "sms:x\t3");
 }

@@ -796,3 +796,71 @@ TEST_CASE("rules: indexed route() equals the naive file-order scan on random rul
   CHECK(nonEmpty > total / 3);
   CHECK(nonEmpty < total);
 }
+
+TEST_CASE("rules: a rule that lets alerts through but never their cancels is warned about at its line",
+          "[rules][follow]") {
+  auto rs = parseOk(R"([[rule]]
+name = "alerts-only"
+msg_type = ["alert", "update"]
+to = ["sms:typhoon-command", "dashboard:city-desk"]
+continue = true
+
+[[rule]]
+name = "desk-gets-cancels"
+msg_type = ["cancel"]
+to = ["dashboard:city-desk"]
+)");
+  auto w = rs->warnings();
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].line == 1);  // the [[rule]] header
+  CHECK(w[0].file == "rules.toml");
+  // Only the destination no rule sends cancels to is named.
+  CHECK_THAT(w[0].reason, Catch::Contains("'alerts-only'") && Catch::Contains("sms:typhoon-command") &&
+                              !Catch::Contains("dashboard:city-desk") && Catch::Contains("cancel"));
+  SECTION("no msg_type, or one with cancel, is fine") {
+    auto ok = parseOk(R"([[rule]]
+name = "all"
+to = ["sms:a"]
+continue = true
+[[rule]]
+name = "with-cancel"
+msg_type = ["alert", "cancel"]
+to = ["sms:b"]
+[[rule]]
+name = "updates-only"
+msg_type = ["update"]
+to = ["sms:c"]
+)");
+    CHECK(ok->warnings().empty());
+  }
+}
+
+TEST_CASE("rules: the sample rules send cancels where alerts go, and hourly readings to desks, not phones",
+          "[rules][follow]") {
+  std::vector<RuleError> errors;
+  auto rs = RuleSet::parseFile(std::string(ALERTBUS_SOURCE_DIR) + "/config/rules.toml", errors);
+  REQUIRE(rs);
+  for (auto& w : rs->warnings()) UNSCOPED_INFO(w.str());
+  CHECK(rs->warnings().empty());
+  auto cancel = warning("typhoon", 3, {"330212"});
+  cancel.msgType = schema::MsgType::CANCEL;
+  auto got = dests(*rs, cancel);
+  CHECK(std::find(got.begin(), got.end(), "sms:typhoon-command") != got.end());
+  // A river reading in the Yao River plain (Yuyao, 330281): hydrology desk, no SMS.
+  MessageFacts reading;
+  reading.sender = "water";
+  reading.id = "obs";
+  reading.status = Status::ACTUAL;
+  reading.msgType = schema::MsgType::ALERT;
+  reading.kind = Kind::observation;
+  reading.events = {"river-level"};
+  reading.adminCodes = {"330281"};
+  auto readingDests = dests(*rs, reading);
+  CHECK(std::find(readingDests.begin(), readingDests.end(), "dashboard:hydrology-desk") != readingDests.end());
+  for (auto& d : readingDests) CHECK(d.rfind("sms:", 0) != 0);
+  // The water adapter's threshold warning for the same gauge still goes by SMS.
+  auto warn = reading;
+  warn.kind = Kind::warning;
+  auto warnDests = dests(*rs, warn);
+  CHECK(std::find(warnDests.begin(), warnDests.end(), "sms:yuyao-flood-duty") != warnDests.end());
+}

@@ -59,7 +59,7 @@ SqliteJournalOptions optionsFor(const std::string& path) {
 
 // Owns the bytes a JournalEntry points to.
 struct Msg {
-  std::string sender, id, dests, body;
+  std::string sender, id, dests, body, origin;
   int64_t receivedMs = 1000;
   uint8_t kind = 2;
   bool urgent = false;
@@ -71,6 +71,7 @@ struct Msg {
     e.kind = kind;
     e.urgent = urgent;
     e.destinations = dests;
+    e.origin = origin;
     e.body = kj::ArrayPtr<const kj::byte>(reinterpret_cast<const kj::byte*>(body.data()), body.size());
     return e;
   }
@@ -835,4 +836,74 @@ TEST_CASE("sqlite journal: an unopenable path is refused naming the path", "[jou
   TempDir dir;
   std::string path = dir.file("no/such/dir/j.db");
   CHECK_THROWS_WITH(SqliteJournal(optionsFor(path)), Catch::Contains(path));
+}
+
+TEST_CASE("sqlite journal: a reference resolves by agency or by origin (the CAP sender), across agencies and reopen",
+          "[journal][follow]") {
+  TempDir dir;
+  std::string path = dir.file("j.db");
+  auto seqsOf = [](SqliteJournal& j, const std::string& sender, const std::string& id) {
+    std::vector<uint64_t> seqs;
+    j.findReferenced(sender, id, 8, [&](StoredMessage& m) { seqs.push_back(m.seq); });
+    return seqs;
+  };
+  {
+    SqliteJournal j(optionsFor(path));
+    j.begin();
+    j.append(Msg{"met", "urn:1", "sms:duty", "a", "nbqx@nbmb.gov.cn"}.entry());          // seq 1
+    j.append(Msg{"water", "obs-1", "dashboard:hydro", "b"}.entry());                       // seq 2
+    j.append(Msg{"province", "urn:1", "dashboard:city-desk", "c", "nbqx@nbmb.gov.cn"}.entry());  // seq 3: relayed
+    // Inside the open batch the appends are already visible.
+    CHECK(seqsOf(j, "nbqx@nbmb.gov.cn", "urn:1") == std::vector<uint64_t>{1, 3});
+    j.commit();
+    j.flush();
+    CHECK(seqsOf(j, "met", "urn:1") == std::vector<uint64_t>{1});
+    CHECK(seqsOf(j, "water", "obs-1") == std::vector<uint64_t>{2});
+    CHECK(seqsOf(j, "nbqx@nbmb.gov.cn", "urn:2").empty());
+    CHECK(seqsOf(j, "other@x", "urn:1").empty());
+    std::vector<uint64_t> limited;
+    j.findReferenced("nbqx@nbmb.gov.cn", "urn:1", 1, [&](StoredMessage& m) { limited.push_back(m.seq); });
+    CHECK(limited == std::vector<uint64_t>{1});
+  }
+  SqliteJournal j(optionsFor(path));
+  std::vector<std::string> dests;
+  j.findReferenced("nbqx@nbmb.gov.cn", "urn:1", 8, [&](StoredMessage& m) { dests.push_back(m.destinations); });
+  CHECK(dests == std::vector<std::string>{"sms:duty", "dashboard:city-desk"});
+}
+
+TEST_CASE("sqlite journal: a version 1 journal is upgraded in place and keeps its messages", "[journal][follow]") {
+  TempDir dir;
+  std::string path = dir.file("j.db");
+  {
+    SqliteJournal j(optionsFor(path));
+    j.begin();
+    j.append(Msg{"met", "old-1", "sms:duty", "a"}.entry());
+    j.commit();
+    j.flush();
+  }
+  // What a version 1 file looks like: no origins table.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DROP TABLE origins; PRAGMA user_version=1", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  {
+    SqliteJournal j(optionsFor(path));
+    CHECK(j.lastSeq() == 1);
+    j.begin();
+    j.append(Msg{"met", "new-1", "sms:duty", "b", "nbqx@nbmb.gov.cn"}.entry());
+    j.commit();
+    j.flush();
+    std::vector<uint64_t> seqs;
+    j.findReferenced("nbqx@nbmb.gov.cn", "new-1", 8, [&](StoredMessage& m) { seqs.push_back(m.seq); });
+    CHECK(seqs == std::vector<uint64_t>{2});
+    StoredMessage old;
+    CHECK(j.find("met", "old-1", old));
+  }
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(s, 0) == 2);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
 }

@@ -112,6 +112,7 @@ TEST_CASE("feed: NWS-style index entries are mapped from their cap elements", "[
     auto m = mapGood(a);
     CHECK(text(m->msg().getId()) == "http://alerts.example.gov/cap/get.php?x=NB.Gale.0728.1");
     CHECK(m->r.capSender == "w-nbqx@nbmb.gov.cn");
+    CHECK(text(m->msg().getOrigin()) == "w-nbqx@nbmb.gov.cn");
     CHECK(m->r.capVersion == "1.1");
     CHECK(m->msg().getSentMs() == 1785200400000LL);  // published
     auto info = m->msg().getPayload().getWarning()[0];
