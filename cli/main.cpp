@@ -67,7 +67,11 @@ void loadMessage(const std::string& path, capnp::MallocMessageBuilder& b, const 
   auto m = b.initRoot<schema::Message>();
   messageFromJson(readFileOrThrow(path), m, path);
   if (m.getSentMs() == 0) m.setSentMs(nowMs());
-  if (!idSuffix.empty()) m.setId(std::string(m.getId().cStr()) + idSuffix);
+  if (!idSuffix.empty()) {
+    m.setId(std::string(m.getId().cStr()) + idSuffix);
+    // So a sample update or cancel names the sample it follows, re-sent with the same suffix.
+    for (auto r : m.getReferences()) r.setId(std::string(r.getId().cStr()) + idSuffix);
+  }
 }
 
 std::string summarize(const Delivery& d) {
@@ -321,7 +325,7 @@ int main(int argc, char** argv) {
   auto* send = app.add_subcommand("send", "publish messages (JSON files in the message.capnp JSON form)");
   std::vector<std::string> files;
   std::string outbox, idSuffix;
-  send->add_option("--id-suffix", idSuffix, "append this to every message id (e.g. to re-send samples)");
+  send->add_option("--id-suffix", idSuffix, "append this to every message id and reference id (e.g. to re-send samples)");
   send->add_option("files", files, "message JSON files")->required()->check(CLI::ExistingFile);
   send->add_option("--outbox", outbox, "SQLite outbox file: unacknowledged messages survive and are re-sent");
   addConnectFlags(*send, cf);

@@ -57,6 +57,8 @@ scripts/demo-inputs.sh var/inbox
 "$bin/cli/alertbus" send --key var/keys/met.key --id-suffix "-$run" \
   config/samples/typhoon-orange.json config/samples/rainstorm-yellow-exercise.json
 "$bin/cli/alertbus" send --key var/keys/water.key --id-suffix "-$run" config/samples/river-level.json
+# The typhoon warning's cancel (解除) goes to everyone the warning reached (tail: "follows seq N").
+"$bin/cli/alertbus" send --key var/keys/met.key --id-suffix "-$run" config/samples/typhoon-orange-cancel.json
 sleep 3  # let the adapters pick up their inputs and tail print before the status table
 if [[ -d var/sms/spool ]]; then
   echo "== SMS written by the spool sender (var/sms/spool/) =="

@@ -104,3 +104,35 @@ TEST_CASE("cli: send, tail and status against a running broker", "[cli]") {
   CHECK(refused.status == 3);
   CHECK(refused.out.find("timeout") != std::string::npos);
 }
+
+TEST_CASE("cli: tail shows the destinations a cancel follows; rules check warns about alert-only rules",
+          "[cli][follow]") {
+  TempDir dir;
+  BrokerSetup setup = defaultSetup();
+  setup.rulesToml = "[[rule]]\nname = \"alerts-only\"\nmsg_type = [\"alert\"]\nkind = [\"warning\"]\n"
+                    "to = [\"sms:duty\"]\ncontinue = true\n\n[[rule]]\nname = \"desk\"\nto = [\"dashboard:city-desk\"]\n";
+  std::ofstream(dir.file("alerts-only.toml")) << setup.rulesToml;
+  auto check = run(kCli + " rules check " + dir.file("alerts-only.toml"));
+  INFO(check.out);
+  CHECK(check.status == 0);  // advice, not an error
+  CHECK(check.out.find("warning: " + dir.file("alerts-only.toml") + ":1: rule 'alerts-only' lets alerts through to "
+                       "sms:duty but no rule lets their cancels through") != std::string::npos);
+  CHECK(check.out.find("1 warning(s)") != std::string::npos);
+
+  BrokerProcess broker(dir, setup);
+  broker.start();
+  for (auto name : {"met", "admin"}) writeKeyFiles(dir.path(), std::string("cli-") + name, broker.keysOf(name), true);
+  std::string conn = " --endpoint " + broker.endpoint() + " --server-key " + dir.file("broker.pub") + " --key ";
+  // The sample alert and its sample cancel, re-sent with a suffix that the cancel's reference gets too.
+  auto sent = run(kCli + " send --id-suffix -x" + conn + dir.file("cli-met.key") + " " + kSrc +
+                  "/config/samples/typhoon-orange.json " + kSrc + "/config/samples/typhoon-orange-cancel.json");
+  INFO(sent.out);
+  REQUIRE(sent.status == 0);
+  auto tail = run(kCli + " tail --from 1 -n 2" + conn + dir.file("cli-admin.key"));
+  INFO(tail.out);
+  CHECK(tail.status == 0);
+  CHECK(tail.out.find("met/met-typhoon-2019-09-orange-1-x actual alert warning typhoon orange URGENT -> sms:duty "
+                      "dashboard:city-desk |") != std::string::npos);
+  CHECK(tail.out.find("met/met-typhoon-2019-09-orange-1-cancel-x actual cancel warning typhoon -> "
+                      "dashboard:city-desk (follows seq 1) sms:duty (follows seq 1)") != std::string::npos);
+}
