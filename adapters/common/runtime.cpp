@@ -22,8 +22,8 @@
 #include "adapters/common/http_feed.h"
 #include "adapters/common/seen_store.h"
 #include "adapters/common/watch_dir.h"
-#include "cli/connect.h"
 #include "client/client.h"
+#include "client/connect.h"
 #include "common/log.h"
 #include "model/json.h"
 #include "model/validate.h"
@@ -63,9 +63,7 @@ std::string isoTime(int64_t ms) {
 
 // Everything the config file says (config/<adapter>.toml documents each key).
 struct CommonConfig {
-  ConnectFlags connect;
-  std::string clientName;
-  int64_t heartbeatMs = 1000;
+  ConnectSettings connect;  // [broker]; outbox and client name filled in at connect
   std::string stateDir;
   int64_t seenRetentionDays = 30;
   std::string watchDir;
@@ -77,7 +75,7 @@ struct CommonConfig {
 
 void readCommon(TomlReader& r, const toml::table& root, const std::string& adapter, CommonConfig& c) {
   r.checkKeys(root, "", {"broker", "state", "input", "feed", adapter});
-  if (auto* t = r.table(root, "broker", "")) readBrokerTable(r, *t, c.connect, c.clientName, c.heartbeatMs);
+  if (auto* t = r.table(root, "broker", "")) readBrokerTable(r, *t, c.connect);
   if (auto* t = r.table(root, "state", "")) {
     r.checkKeys(*t, "state", {"dir", "seen_retention_days"});
     r.getPath(*t, "dir", c.stateDir, "state");
@@ -232,10 +230,10 @@ class Runner {
 
  private:
   void connect() {
-    ClientOptions o = clientOptionsFrom(cfg_.connect, cfg_.clientName.empty() ? "alertbus-" + spec_.name : cfg_.clientName);
-    o.outboxPath = cfg_.stateDir + "/outbox.sqlite";
-    o.heartbeatMs = static_cast<uint32_t>(cfg_.heartbeatMs);
-    client_ = std::make_unique<Client>(o);
+    ConnectSettings s = cfg_.connect;
+    if (s.clientName.empty()) s.clientName = "alertbus-" + spec_.name;
+    s.outboxPath = cfg_.stateDir + "/outbox.sqlite";
+    client_ = connectClient(s);
     client_->onAck = [this](uint64_t token, uint64_t seq, bool dup) {
       auto it = tokens_.find(token);
       if (it == tokens_.end()) return;
@@ -661,7 +659,7 @@ int runAdapter(const AdapterSpec& spec, int argc, char** argv) {
   bool dryRun = false, useStdin = false, once = false, verbose = false;
   std::string checkDir, stateDir, watchDir;
   std::vector<std::string> files;
-  ConnectFlags overrides;
+  ConnectSettings overrides;  // flags over the config file: only what is given
   overrides.brokerFile.clear();
   overrides.keyFile.clear();
   app.add_option("--config", configPath, "adapter config file (every key explained in config/)")->capture_default_str();
@@ -704,9 +702,7 @@ int runAdapter(const AdapterSpec& spec, int argc, char** argv) {
   if (!checkDir.empty()) return checkCorpus(spec, checkDir, static_cast<uint64_t>(cfg.maxInputBytes));
   if (!stateDir.empty()) cfg.stateDir = fs::absolute(stateDir).string();
   if (!watchDir.empty()) cfg.watchDir = fs::absolute(watchDir).string();
-  if (!overrides.brokerFile.empty()) cfg.connect.brokerFile = overrides.brokerFile;
-  if (!overrides.endpoint.empty()) cfg.connect.endpoint = overrides.endpoint;
-  if (!overrides.keyFile.empty()) cfg.connect.keyFile = overrides.keyFile;
+  applyOverrides(cfg.connect, overrides);
   if (useStdin && spec.parseLine == nullptr) once = true;
   Runner runner(spec, std::move(cfg), dryRun, log);
   try {
