@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "adapters/common/http_feed.h"
+#include "adapters/common/input_health.h"
 #include "adapters/common/seen_store.h"
 #include "adapters/common/watch_dir.h"
 #include "client/client.h"
@@ -70,6 +71,7 @@ struct CommonConfig {
   int64_t scanIntervalMs = 1000;
   int64_t maxInputBytes = 16 << 20;
   int64_t maxFetchPerInput = 50;
+  int64_t staleAfterMs = 0;       // watched directory and stdin: quiet this long = stale; 0 = never
   std::vector<HttpFeedConfig> feeds;
 };
 
@@ -82,11 +84,15 @@ void readCommon(TomlReader& r, const toml::table& root, const std::string& adapt
     r.getInt(*t, "seen_retention_days", c.seenRetentionDays, 1, 3650, "state");
   }
   if (auto* t = r.table(root, "input", "")) {
-    r.checkKeys(*t, "input", {"watch_dir", "scan_interval_ms", "max_input_bytes", "max_fetch_per_input"});
+    r.checkKeys(*t, "input",
+                {"watch_dir", "scan_interval_ms", "max_input_bytes", "max_fetch_per_input", "stale_after_s"});
     r.getPath(*t, "watch_dir", c.watchDir, "input");
     r.getInt(*t, "scan_interval_ms", c.scanIntervalMs, 50, 3600000, "input");
     r.getInt(*t, "max_input_bytes", c.maxInputBytes, 1024, int64_t(1) << 30, "input");
     r.getInt(*t, "max_fetch_per_input", c.maxFetchPerInput, 0, 10000, "input");
+    int64_t staleS = 0;
+    r.getInt(*t, "stale_after_s", staleS, 0, 7 * 86400, "input");
+    c.staleAfterMs = staleS * 1000;
   }
   if (auto* n = root.get("feed")) {
     auto* arr = n->as_array();
@@ -134,14 +140,21 @@ struct Tally {
   size_t published = 0, duplicates = 0, expired = 0, invalid = 0;
   size_t accepted = 0, rejected = 0, errors = 0;
   std::string reasons;  // one problem per line
+  std::string unreadable;  // the document itself (not what it links to) was refused whole: why (input_health.h)
 };
 
 class Runner {
  public:
   Runner(const AdapterSpec& spec, CommonConfig cfg, bool dryRun, const Logger& log)
-      : spec_(spec), cfg_(std::move(cfg)), dryRun_(dryRun), log_(log) {}
+      : spec_(spec),
+        cfg_(std::move(cfg)),
+        dryRun_(dryRun),
+        log_(log),
+        watchInput_(cfg_.staleAfterMs, wallClockMs()),
+        stdinInput_(cfg_.staleAfterMs, wallClockMs()) {}
 
   int run(const std::vector<std::string>& files, bool useStdin, bool once) {
+    useStdin_ = useStdin;
     if (!dryRun_) {
       std::error_code ec;
       fs::create_directories(cfg_.stateDir, ec);
@@ -351,7 +364,9 @@ class Runner {
   Tally processBytes(std::string_view bytes, const std::string& source, int64_t now, int depth) {
     Output out = spec_.parseDocument(bytes, source, now);
     std::vector<std::string> urls = std::move(out.fetchUrls);
+    std::string unreadable = depth == 0 ? unreadableBody(out) : "";
     Tally t = handle(std::move(out), source, now);
+    t.unreadable = std::move(unreadable);
     // Documents the input links to (CAP entries of an Atom index): fetched now, bounded, one level deep.
     size_t n = 0;
     for (auto& url : urls) {
@@ -439,6 +454,7 @@ class Runner {
     }
     watchError_.clear();
     watchLastOkMs_ = now;
+    if (!files.empty()) watchInput_.received(now);
     for (auto& f : files) {
       if (gStop) break;
       processFile(f, true);
@@ -457,6 +473,11 @@ class Runner {
       return;
     }
     Tally t = processBytes(r.body, f.config().url, now, 0);
+    if (!t.unreadable.empty()) {
+      // A 200 that is an error page, a truncated or foreign document: down, never "no alerts".
+      f.bodyUnreadable(t.unreadable);
+      log_.warn(spec_.name, "feed " + name + " (" + f.config().url + ") down: " + t.unreadable);
+    }
     try {
       finishInput();
     } catch (const std::exception& e) {
@@ -478,6 +499,7 @@ class Runner {
     int64_t now = wallClockMs();
     if (n < 0) return errno == EINTR || errno == EAGAIN;
     stdinLastOkMs_ = now;
+    if (n > 0) stdinInput_.received(now);
     if (n == 0) {
       if (spec_.parseLine) {
         if (!buf.empty()) stdinLine(buf, now);
@@ -539,8 +561,10 @@ class Runner {
     if (watch_) {
       FeedReport r;
       r.name = "watch:" + watch_->dir();
-      r.state = watchError_.empty() ? FeedReport::State::up : FeedReport::State::down;
-      r.detail = watchError_;
+      r.state = !watchError_.empty()       ? FeedReport::State::down
+                : watchInput_.stale(now) ? FeedReport::State::stale
+                                         : FeedReport::State::up;
+      r.detail = !watchError_.empty() ? watchError_ : watchInput_.stale(now) ? watchInput_.staleDetail() : "";
       r.lastOkMs = watchLastOkMs_;
       r.lastAttemptMs = watchLastAttemptMs_;
       r.accepted = watchAccepted_;
@@ -562,11 +586,13 @@ class Runner {
       r.rejected = feedCounts_[r.name].second;
       reports.push_back(r);
     }
-    if (stdinLastOkMs_ || stdinLines_) {
+    if (useStdin_) {
       FeedReport r;
       r.name = "stdin";
-      r.state = stdinClosed_ ? FeedReport::State::down : FeedReport::State::up;
-      r.detail = stdinClosed_ ? "stdin closed" : "";
+      r.state = stdinClosed_             ? FeedReport::State::down
+                : stdinInput_.stale(now) ? FeedReport::State::stale
+                                         : FeedReport::State::up;
+      r.detail = stdinClosed_ ? "stdin closed" : stdinInput_.stale(now) ? stdinInput_.staleDetail() : "";
       r.lastOkMs = stdinLastOkMs_;
       r.lastAttemptMs = stdinLastOkMs_;
       r.accepted = stdinAccepted_;
@@ -590,6 +616,8 @@ class Runner {
   int64_t watchLastOkMs_ = 0, watchLastAttemptMs_ = 0, nextFeedReportMs_ = 0, stdinLastOkMs_ = 0;
   uint64_t watchAccepted_ = 0, watchRejected_ = 0, stdinAccepted_ = 0, stdinRejected_ = 0, stdinLines_ = 0;
   bool stdinClosed_ = false;
+  bool useStdin_ = false;
+  QuietInput watchInput_, stdinInput_;  // when files and stdin bytes last arrived (input.stale_after_s)
   bool failed_ = false;
 };
 
