@@ -11,6 +11,8 @@
 #include <deque>
 #include <set>
 
+#include "broker/health.h"
+#include "common/clock.h"
 #include "model/facts.h"
 #include "model/validate.h"
 #include "schemas/protocol.capnp.h"
@@ -84,12 +86,7 @@ struct Session {
   uint64_t published = 0, rejected = 0;
 };
 
-// An adapter's report of one of its inputs, from its latest heartbeat (protocol.capnp FeedStatus).
-struct FeedInfo {
-  std::string name, state, detail;
-  int64_t lastOkMs = 0, lastAttemptMs = 0, reportedMs = 0;
-  uint64_t accepted = 0, rejected = 0;
-};
+// An adapter's reports of its inputs are kept in a HealthBoard (health.h).
 constexpr size_t kMaxFeedsPerAgency = 32;     // more in one heartbeat are ignored (bounded status)
 constexpr size_t kMaxFeedTextBytes = 200;     // name and detail are clipped to this
 
@@ -108,7 +105,12 @@ struct BrokerCore::Impl {
   std::map<std::string, std::unique_ptr<OutletBacklog>> outlets;
   std::map<std::string, std::string> subscriberOf;  // outlet -> peer
   std::map<std::string, int64_t> lastHeardByAgency;
-  std::map<std::string, std::vector<FeedInfo>> feedsByAgency;  // last reported, kept after disconnect
+  HealthBoard health;                      // adapters' feeds (kept after disconnect) and connections
+  std::string healthRunTag;                // base 36 of the start time: ids of this run's system messages
+  uint64_t healthMessages = 0;             // system messages of this run (the id counter)
+  int64_t healthWindowMs = 0;              // start of the current minute of the system message budget
+  uint32_t healthInWindow = 0;
+  uint64_t healthSuppressed = 0;           // changes not journaled because of the budget (logged)
 
   Batch current;
   std::deque<Batch> awaiting;              // committed, waiting for durability, in id order
@@ -135,6 +137,7 @@ struct BrokerCore::Impl {
       : journal(j), sink(s), log(l), registry(std::move(reg)), rules(std::move(r)), opt(std::move(o)),
         clock(std::move(c)) {
     startedMs = clock();
+    healthRunTag = base36(static_cast<uint64_t>(startedMs));
     durableSeq = journal.lastSeq();  // everything journaled before a restart was fsynced or is gone
     for (auto& st : journal.loadOutletStates()) ensureOutlet(st.outlet, &st);
     for (auto& o : rules->outlets()) ensureOutlet(o, nullptr);
@@ -379,8 +382,9 @@ struct BrokerCore::Impl {
     std::string key(peer);
     auto old = sessions.find(key);
     if (old != sessions.end()) {
-      // A new session from scratch: no subscription, credit or tail state survives a second Hello.
-      dropSession(old->second, "new Hello on the same connection");
+      // A new session from scratch: no subscription, credit or tail state survives a second Hello. The
+      // same agency stays connected throughout: no health change to report.
+      dropSession(old->second, "new Hello on the same connection", old->second.agencyName != agencyName);
       sessions.erase(old);
     }
     Session& s = sessions[key];
@@ -392,6 +396,7 @@ struct BrokerCore::Impl {
     s.connectedMs = s.lastHeardMs = now;
     s.peerHeartbeatMs = h.getHeartbeatMs();
     lastHeardByAgency[agencyName] = now;
+    noteConnected(s, now);
     capnp::MallocMessageBuilder b(scratchSegment());
     auto w = b.initRoot<Frame>().initWelcome();
     w.setProtocolVersion(schema::PROTOCOL_VERSION);
@@ -405,7 +410,9 @@ struct BrokerCore::Impl {
                            std::string(roleName(a->role)) + ") client '" + s.clientName + "'");
   }
 
-  void dropSession(Session& s, std::string_view why) {
+  // `reportHealth`: false when the same agency's session continues on this connection (a second Hello).
+  void dropSession(Session& s, std::string_view why, bool reportHealth = true) {
+    if (reportHealth) noteDisconnected(s, why);
     if (!s.outlet.empty() && s.outlet != "*") {
       auto sub = subscriberOf.find(s.outlet);
       if (sub != subscriberOf.end() && sub->second == s.peer) {
@@ -873,17 +880,20 @@ struct BrokerCore::Impl {
     nextTimerMs = now + std::max<int64_t>(opt.heartbeatMs / 4, 10);
   }
 
+  // ---- adapter and feed health (health.h; docs/protocol.md "Broker system messages") ----
+
   // Keeps what an adapter says of its inputs so `status` (and the dashboard) can tell "no alerts" from
-  // "feed down". Replaces the agency's previous report; bounded by kMaxFeedsPerAgency.
+  // "feed down", and journals a system message for every feed that changed state. Replaces the agency's
+  // previous report; bounded by kMaxFeedsPerAgency.
   void recordFeeds(const Session& s, capnp::List<schema::FeedStatus>::Reader feeds, int64_t now) {
     auto text = [](capnp::Text::Reader t) {
       std::string v(t.cStr(), std::min<size_t>(t.size(), kMaxFeedTextBytes));
       return v;
     };
-    std::vector<FeedInfo> out;
+    std::vector<FeedHealth> out;
     for (auto f : feeds) {
       if (out.size() == kMaxFeedsPerAgency) break;
-      FeedInfo fi;
+      FeedHealth fi;
       fi.name = text(f.getName());
       switch (f.getState()) {
         case schema::FeedState::UP: fi.state = "up"; break;
@@ -896,10 +906,114 @@ struct BrokerCore::Impl {
       fi.lastAttemptMs = f.getLastAttemptMs();
       fi.accepted = f.getAccepted();
       fi.rejected = f.getRejected();
-      fi.reportedMs = now;
       out.push_back(std::move(fi));
     }
-    feedsByAgency[s.agencyName] = std::move(out);
+    for (auto& c : health.report(s.agencyName, std::move(out), now)) journalHealth(c, now);
+  }
+
+  // Other sessions of the same agency (an adapter may hold more than one: a restart overlapping the old
+  // session's expiry, or `alertbus send` with the adapter's key).
+  bool agencyHasOtherSession(const Session& s) const {
+    for (auto& [peer, o] : sessions)
+      if (peer != s.peer && o.agencyName == s.agencyName) return true;
+    return false;
+  }
+
+  // An adapter's first session opened: "down -> up" if it had been disconnected (health.h).
+  void noteConnected(const Session& s, int64_t now) {
+    if (s.agency->role != AgencyRole::adapter || agencyHasOtherSession(s)) return;
+    if (auto c = health.connected(s.agencyName, now)) journalHealth(*c, now);
+  }
+
+  // An adapter's last session is closing: its feeds become "unknown" and "up -> down" is journaled.
+  void noteDisconnected(const Session& s, std::string_view why) {
+    if (!s.agency || s.agency->role != AgencyRole::adapter || agencyHasOtherSession(s)) return;
+    int64_t now = clock();
+    if (auto c = health.disconnected(s.agencyName, "session closed: " + std::string(why), now))
+      journalHealth(*c, now);
+  }
+
+  // Journals the system message reporting `c`, from the reserved sender `broker`, routed by the rules like
+  // any message (the sample rules send status system to the operations monitor), in the current batch.
+  // At most kMaxHealthMessagesPerMinute; beyond that a change is logged and counted, not journaled (a
+  // flapping feed must not flood the journal); `status` still shows every state.
+  static constexpr uint32_t kMaxHealthMessagesPerMinute = 60;
+  void journalHealth(const HealthChange& c, int64_t now) {
+    std::string narrative = healthNarrative(c);
+    if (now - healthWindowMs >= 60000) {
+      healthWindowMs = now;
+      healthInWindow = 0;
+    }
+    if (++healthInWindow > kMaxHealthMessagesPerMinute) {
+      ++healthSuppressed;
+      log.warn("broker", "health change not journaled (more than " + std::to_string(kMaxHealthMessagesPerMinute) +
+                             " a minute): " + narrative);
+      return;
+    }
+    // Ids carry this run's start time; should an id still be taken (a clock set back), the next is tried.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      std::string id = healthMessageId(healthRunTag, ++healthMessages);
+      capnp::MallocMessageBuilder b;
+      buildHealthMessage(c, id, now, b);
+      kj::Array<capnp::word> words = capnp::messageToFlatArray(b);
+      kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
+      MessageFacts facts = extractFacts(b.getRoot<schema::Message>().asReader(), kBrokerSender);
+      std::vector<Destination> dests;
+      rules->route(facts, now, dests);
+      std::string destinations;
+      for (auto& d : dests) destinations += (destinations.empty() ? "" : "\n") + d.str();
+      JournalEntry e;
+      e.sender = kBrokerSender;
+      e.id = id;
+      e.receivedMs = now;
+      e.kind = static_cast<uint8_t>(facts.kind);
+      e.urgent = facts.urgent();
+      e.destinations = destinations;
+      e.body = bytes;
+      AppendResult r;
+      try {
+        if (!current.open) {
+          journal.begin();
+          current.open = true;
+        }
+        r = journal.append(e);
+      } catch (const JournalError& je) {
+        failCurrentBatch(je);
+        log.error("broker", std::string("health change not journaled: ") + je.what() + ": " + narrative);
+        return;
+      }
+      if (r.duplicate) continue;
+      current.maxSeq = std::max(current.maxSeq, r.seq);
+      auto qm = std::make_shared<QueuedMessage>();
+      qm->seq = r.seq;
+      qm->sender = kBrokerSender;
+      qm->receivedMs = now;
+      qm->urgent = e.urgent;
+      qm->destinations = destinations;
+      qm->bodySizeBytes = bytes.size();
+      qm->body = kj::heapArray<capnp::word>(words.size());
+      memcpy(qm->body.begin(), words.begin(), words.size() * sizeof(capnp::word));
+      current.messages.push_back(std::move(qm));
+      log.info("broker", narrative + " (journaled as " + id + ", seq " + std::to_string(r.seq) + " -> [" +
+                             destinations + "])");
+      return;
+    }
+    log.error("broker", "health change not journaled: ids taken: " + narrative);
+  }
+  // An agency's feeds for `status`: as last reported while it is connected; "unknown" since its
+  // disconnect time once it is not (the last reported state stays visible as lastState).
+  void addHealth(nlohmann::json& entry, const std::string& agency) const {
+    auto views = health.feedsOf(agency);
+    if (int64_t gone = health.disconnectedAtMs(agency)) entry["disconnectedMs"] = gone;
+    if (views.empty()) return;
+    nlohmann::json feeds = nlohmann::json::array();
+    for (auto& v : views) {
+      const FeedHealth& fi = v.feed;
+      feeds.push_back({{"name", fi.name}, {"state", fi.state}, {"detail", fi.detail}, {"sinceMs", fi.sinceMs},
+                       {"lastState", v.lastState}, {"lastOkMs", fi.lastOkMs}, {"lastAttemptMs", fi.lastAttemptMs},
+                       {"reportedMs", fi.reportedMs}, {"accepted", fi.accepted}, {"rejected", fi.rejected}});
+    }
+    entry["feeds"] = feeds;
   }
 
   std::string statusJson() const {
@@ -913,6 +1027,7 @@ struct BrokerCore::Impl {
                    {"pendingAcks", pendingResponses}};
     counts["rejectedByReason"] = rejectsByCode;
     counts["errorsByReason"] = errorsByCode;
+    counts["healthChangesNotJournaled"] = healthSuppressed;
     j["counts"] = counts;
     json clients = json::array();
     for (auto& [peer, s] : sessions)
@@ -929,15 +1044,7 @@ struct BrokerCore::Impl {
       for (auto& [peer, s] : sessions) connected = connected || s.agencyName == a.name;
       json entry = {{"agency", a.name}, {"role", std::string(roleName(a.role))}, {"connected", connected},
                     {"lastHeardMs", it == lastHeardByAgency.end() ? json(nullptr) : json(it->second)}};
-      auto fit = feedsByAgency.find(a.name);
-      if (fit != feedsByAgency.end()) {
-        json feeds = json::array();
-        for (auto& fi : fit->second)
-          feeds.push_back({{"name", fi.name}, {"state", fi.state}, {"detail", fi.detail},
-                           {"lastOkMs", fi.lastOkMs}, {"lastAttemptMs", fi.lastAttemptMs},
-                           {"reportedMs", fi.reportedMs}, {"accepted", fi.accepted}, {"rejected", fi.rejected}});
-        entry["feeds"] = feeds;
-      }
+      addHealth(entry, a.name);
       agencies.push_back(entry);
     }
     j["agencies"] = agencies;

@@ -140,6 +140,8 @@ void parseAgency(Ctx& c, const toml::table& t, size_t index, Agency& a) {
         fail(lineOf(v), std::string("name must be a string, got ") + typeName(v));
       else if (!isName(s->get(), 32))
         fail(lineOf(v), "name '" + s->get() + "' must match [a-z0-9_-]{1,32}");
+      else if (s->get() == kBrokerSender)
+        fail(lineOf(v), "name '" + s->get() + "' is reserved for the broker's own system messages");
       else
         a.name = s->get();
     } else if (key == "role") {

@@ -16,6 +16,10 @@
 
 namespace alertbus {
 
+// The reserved sender of the broker's own system messages (health.h): no agency may be named so, so no
+// agency can publish as the broker (the broker stamps the sender from the authenticated agency).
+inline constexpr const char kBrokerSender[] = "broker";
+
 enum class AgencyRole : uint8_t { adapter, outlet, admin };
 std::string_view roleName(AgencyRole r);
 

@@ -110,7 +110,8 @@ enum FeedState {
   unspecified @0;
   up @1;                       # the last attempt succeeded (with or without new alerts)
   down @2;                     # the last attempt failed: timeout, HTTP error, unreadable directory ...
-  stale @3;                    # no successful attempt within the feed's expected interval
+  stale @3;                    # no successful attempt within the feed's expected interval (a watched
+                               # directory or stdin: no input within its stale_after_s)
 }
 
 struct FeedStatus {            # "no alerts" (up, nothing new) is not "feed down"
@@ -118,7 +119,8 @@ struct FeedStatus {            # "no alerts" (up, nothing new) is not "feed down
   state @1 :FeedState;
   lastOkMs @2 :Int64;          # last successful read; 0 = never
   lastAttemptMs @3 :Int64;
-  detail @4 :Text;             # why down, e.g. "HTTP 503" or "timeout after 10000 ms"
+  detail @4 :Text;             # why down or stale, e.g. "HTTP 503", "timeout after 10000 ms",
+                               # "HTTP 200 body unreadable: ..."
   accepted @5 :UInt64;         # inputs accepted since the adapter started
   rejected @6 :UInt64;         # inputs rejected since the adapter started
 }

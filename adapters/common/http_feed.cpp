@@ -130,6 +130,7 @@ FetchResult HttpFeed::poll(int64_t nowMs) {
   }
   lastFailed_ = false;
   lastError_.clear();
+  prevOkMs_ = lastOkMs_;
   lastOkMs_ = nowMs;
   if (r.kind == FetchResult::Kind::ok) {
     // Validators are only taken from a full answer: they describe the body we now hold.
@@ -137,6 +138,14 @@ FetchResult HttpFeed::poll(int64_t nowMs) {
     lastModified_ = r.lastModified;
   }
   return r;
+}
+
+void HttpFeed::bodyUnreadable(const std::string& reason) {
+  lastFailed_ = true;
+  lastError_ = reason;
+  lastOkMs_ = prevOkMs_;
+  etag_.clear();
+  lastModified_.clear();
 }
 
 HttpFeed::State HttpFeed::state(int64_t nowMs) const {

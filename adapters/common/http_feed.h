@@ -1,7 +1,7 @@
 // A feed an agency publishes over HTTP(S), polled on a schedule with conditional requests (ETag /
 // If-None-Match, Last-Modified / If-Modified-Since) so an unchanged feed costs one 304. A timeout, a
-// refused connection or an HTTP error marks the feed down with the reason: never "no alerts". I/O edge
-// (cpp-httplib, OpenSSL); one thread.
+// refused connection, an HTTP error or a 200 whose body cannot be read marks the feed down with the
+// reason: never "no alerts". I/O edge (cpp-httplib, OpenSSL); one thread.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +47,11 @@ class HttpFeed {
   bool due(int64_t nowMs) const { return nowMs >= nextMs_; }
   // Polls now; schedules the next poll; remembers validators from a 200.
   FetchResult poll(int64_t nowMs);
+  // The 200 body the last poll() returned could not be read (the parser refused it whole): the feed is
+  // down with `reason` until a poll brings a readable body, and its last success stays the one before.
+  // Its validators are dropped, so the next poll fetches the body again instead of hearing "not
+  // modified" about a body nobody could read.
+  void bodyUnreadable(const std::string& reason);
 
   // Health, for heartbeats.
   enum class State { unknown, up, down, stale };
@@ -57,7 +62,7 @@ class HttpFeed {
 
  private:
   HttpFeedConfig cfg_;
-  int64_t nextMs_ = 0, lastOkMs_ = 0, lastAttemptMs_ = 0;
+  int64_t nextMs_ = 0, lastOkMs_ = 0, lastAttemptMs_ = 0, prevOkMs_ = 0;
   bool lastFailed_ = false;
   std::string etag_, lastModified_, lastError_;
 };

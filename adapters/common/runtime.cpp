@@ -20,10 +20,11 @@
 #include <optional>
 
 #include "adapters/common/http_feed.h"
+#include "adapters/common/input_health.h"
 #include "adapters/common/seen_store.h"
 #include "adapters/common/watch_dir.h"
-#include "cli/connect.h"
 #include "client/client.h"
+#include "client/connect.h"
 #include "common/log.h"
 #include "model/json.h"
 #include "model/validate.h"
@@ -63,32 +64,35 @@ std::string isoTime(int64_t ms) {
 
 // Everything the config file says (config/<adapter>.toml documents each key).
 struct CommonConfig {
-  ConnectFlags connect;
-  std::string clientName;
-  int64_t heartbeatMs = 1000;
+  ConnectSettings connect;  // [broker]; outbox and client name filled in at connect
   std::string stateDir;
   int64_t seenRetentionDays = 30;
   std::string watchDir;
   int64_t scanIntervalMs = 1000;
   int64_t maxInputBytes = 16 << 20;
   int64_t maxFetchPerInput = 50;
+  int64_t staleAfterMs = 0;       // watched directory and stdin: quiet this long = stale; 0 = never
   std::vector<HttpFeedConfig> feeds;
 };
 
 void readCommon(TomlReader& r, const toml::table& root, const std::string& adapter, CommonConfig& c) {
   r.checkKeys(root, "", {"broker", "state", "input", "feed", adapter});
-  if (auto* t = r.table(root, "broker", "")) readBrokerTable(r, *t, c.connect, c.clientName, c.heartbeatMs);
+  if (auto* t = r.table(root, "broker", "")) readBrokerTable(r, *t, c.connect);
   if (auto* t = r.table(root, "state", "")) {
     r.checkKeys(*t, "state", {"dir", "seen_retention_days"});
     r.getPath(*t, "dir", c.stateDir, "state");
     r.getInt(*t, "seen_retention_days", c.seenRetentionDays, 1, 3650, "state");
   }
   if (auto* t = r.table(root, "input", "")) {
-    r.checkKeys(*t, "input", {"watch_dir", "scan_interval_ms", "max_input_bytes", "max_fetch_per_input"});
+    r.checkKeys(*t, "input",
+                {"watch_dir", "scan_interval_ms", "max_input_bytes", "max_fetch_per_input", "stale_after_s"});
     r.getPath(*t, "watch_dir", c.watchDir, "input");
     r.getInt(*t, "scan_interval_ms", c.scanIntervalMs, 50, 3600000, "input");
     r.getInt(*t, "max_input_bytes", c.maxInputBytes, 1024, int64_t(1) << 30, "input");
     r.getInt(*t, "max_fetch_per_input", c.maxFetchPerInput, 0, 10000, "input");
+    int64_t staleS = 0;
+    r.getInt(*t, "stale_after_s", staleS, 0, 7 * 86400, "input");
+    c.staleAfterMs = staleS * 1000;
   }
   if (auto* n = root.get("feed")) {
     auto* arr = n->as_array();
@@ -136,14 +140,21 @@ struct Tally {
   size_t published = 0, duplicates = 0, expired = 0, invalid = 0;
   size_t accepted = 0, rejected = 0, errors = 0;
   std::string reasons;  // one problem per line
+  std::string unreadable;  // the document itself (not what it links to) was refused whole: why (input_health.h)
 };
 
 class Runner {
  public:
   Runner(const AdapterSpec& spec, CommonConfig cfg, bool dryRun, const Logger& log)
-      : spec_(spec), cfg_(std::move(cfg)), dryRun_(dryRun), log_(log) {}
+      : spec_(spec),
+        cfg_(std::move(cfg)),
+        dryRun_(dryRun),
+        log_(log),
+        watchInput_(cfg_.staleAfterMs, wallClockMs()),
+        stdinInput_(cfg_.staleAfterMs, wallClockMs()) {}
 
   int run(const std::vector<std::string>& files, bool useStdin, bool once) {
+    useStdin_ = useStdin;
     if (!dryRun_) {
       std::error_code ec;
       fs::create_directories(cfg_.stateDir, ec);
@@ -232,10 +243,10 @@ class Runner {
 
  private:
   void connect() {
-    ClientOptions o = clientOptionsFrom(cfg_.connect, cfg_.clientName.empty() ? "alertbus-" + spec_.name : cfg_.clientName);
-    o.outboxPath = cfg_.stateDir + "/outbox.sqlite";
-    o.heartbeatMs = static_cast<uint32_t>(cfg_.heartbeatMs);
-    client_ = std::make_unique<Client>(o);
+    ConnectSettings s = cfg_.connect;
+    if (s.clientName.empty()) s.clientName = "alertbus-" + spec_.name;
+    s.outboxPath = cfg_.stateDir + "/outbox.sqlite";
+    client_ = connectClient(s);
     client_->onAck = [this](uint64_t token, uint64_t seq, bool dup) {
       auto it = tokens_.find(token);
       if (it == tokens_.end()) return;
@@ -353,7 +364,9 @@ class Runner {
   Tally processBytes(std::string_view bytes, const std::string& source, int64_t now, int depth) {
     Output out = spec_.parseDocument(bytes, source, now);
     std::vector<std::string> urls = std::move(out.fetchUrls);
+    std::string unreadable = depth == 0 ? unreadableBody(out) : "";
     Tally t = handle(std::move(out), source, now);
+    t.unreadable = std::move(unreadable);
     // Documents the input links to (CAP entries of an Atom index): fetched now, bounded, one level deep.
     size_t n = 0;
     for (auto& url : urls) {
@@ -441,6 +454,7 @@ class Runner {
     }
     watchError_.clear();
     watchLastOkMs_ = now;
+    if (!files.empty()) watchInput_.received(now);
     for (auto& f : files) {
       if (gStop) break;
       processFile(f, true);
@@ -459,6 +473,11 @@ class Runner {
       return;
     }
     Tally t = processBytes(r.body, f.config().url, now, 0);
+    if (!t.unreadable.empty()) {
+      // A 200 that is an error page, a truncated or foreign document: down, never "no alerts".
+      f.bodyUnreadable(t.unreadable);
+      log_.warn(spec_.name, "feed " + name + " (" + f.config().url + ") down: " + t.unreadable);
+    }
     try {
       finishInput();
     } catch (const std::exception& e) {
@@ -480,6 +499,7 @@ class Runner {
     int64_t now = wallClockMs();
     if (n < 0) return errno == EINTR || errno == EAGAIN;
     stdinLastOkMs_ = now;
+    if (n > 0) stdinInput_.received(now);
     if (n == 0) {
       if (spec_.parseLine) {
         if (!buf.empty()) stdinLine(buf, now);
@@ -541,8 +561,10 @@ class Runner {
     if (watch_) {
       FeedReport r;
       r.name = "watch:" + watch_->dir();
-      r.state = watchError_.empty() ? FeedReport::State::up : FeedReport::State::down;
-      r.detail = watchError_;
+      r.state = !watchError_.empty()       ? FeedReport::State::down
+                : watchInput_.stale(now) ? FeedReport::State::stale
+                                         : FeedReport::State::up;
+      r.detail = !watchError_.empty() ? watchError_ : watchInput_.stale(now) ? watchInput_.staleDetail() : "";
       r.lastOkMs = watchLastOkMs_;
       r.lastAttemptMs = watchLastAttemptMs_;
       r.accepted = watchAccepted_;
@@ -564,11 +586,13 @@ class Runner {
       r.rejected = feedCounts_[r.name].second;
       reports.push_back(r);
     }
-    if (stdinLastOkMs_ || stdinLines_) {
+    if (useStdin_) {
       FeedReport r;
       r.name = "stdin";
-      r.state = stdinClosed_ ? FeedReport::State::down : FeedReport::State::up;
-      r.detail = stdinClosed_ ? "stdin closed" : "";
+      r.state = stdinClosed_             ? FeedReport::State::down
+                : stdinInput_.stale(now) ? FeedReport::State::stale
+                                         : FeedReport::State::up;
+      r.detail = stdinClosed_ ? "stdin closed" : stdinInput_.stale(now) ? stdinInput_.staleDetail() : "";
       r.lastOkMs = stdinLastOkMs_;
       r.lastAttemptMs = stdinLastOkMs_;
       r.accepted = stdinAccepted_;
@@ -592,6 +616,8 @@ class Runner {
   int64_t watchLastOkMs_ = 0, watchLastAttemptMs_ = 0, nextFeedReportMs_ = 0, stdinLastOkMs_ = 0;
   uint64_t watchAccepted_ = 0, watchRejected_ = 0, stdinAccepted_ = 0, stdinRejected_ = 0, stdinLines_ = 0;
   bool stdinClosed_ = false;
+  bool useStdin_ = false;
+  QuietInput watchInput_, stdinInput_;  // when files and stdin bytes last arrived (input.stale_after_s)
   bool failed_ = false;
 };
 
@@ -661,7 +687,7 @@ int runAdapter(const AdapterSpec& spec, int argc, char** argv) {
   bool dryRun = false, useStdin = false, once = false, verbose = false;
   std::string checkDir, stateDir, watchDir;
   std::vector<std::string> files;
-  ConnectFlags overrides;
+  ConnectSettings overrides;  // flags over the config file: only what is given
   overrides.brokerFile.clear();
   overrides.keyFile.clear();
   app.add_option("--config", configPath, "adapter config file (every key explained in config/)")->capture_default_str();
@@ -704,9 +730,7 @@ int runAdapter(const AdapterSpec& spec, int argc, char** argv) {
   if (!checkDir.empty()) return checkCorpus(spec, checkDir, static_cast<uint64_t>(cfg.maxInputBytes));
   if (!stateDir.empty()) cfg.stateDir = fs::absolute(stateDir).string();
   if (!watchDir.empty()) cfg.watchDir = fs::absolute(watchDir).string();
-  if (!overrides.brokerFile.empty()) cfg.connect.brokerFile = overrides.brokerFile;
-  if (!overrides.endpoint.empty()) cfg.connect.endpoint = overrides.endpoint;
-  if (!overrides.keyFile.empty()) cfg.connect.keyFile = overrides.keyFile;
+  applyOverrides(cfg.connect, overrides);
   if (useStdin && spec.parseLine == nullptr) once = true;
   Runner runner(spec, std::move(cfg), dryRun, log);
   try {

@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "common/clock.h"
-#include "cli/connect.h"
 #include "client/client.h"
+#include "client/connect.h"
 #include "common/log.h"
 #include "common/toml_reader.h"
 #include "model/json.h"
@@ -52,9 +52,7 @@ void onSignal(int) { gStop = true; }
 
 // config/sms.toml, every key explained there.
 struct Config {
-  ConnectFlags connect;
-  std::string clientName = "alertbus-sms";
-  int64_t heartbeatMs = 1000;
+  ConnectSettings connect;  // [broker]; outbox and default client name filled in at start
   std::string stateDir;
   std::string templatesFile;
   std::string outlet = "sms";
@@ -82,7 +80,7 @@ struct Config {
 
 void readConfig(TomlReader& r, const toml::table& root, Config& c) {
   r.checkKeys(root, "", {"broker", "state", "outlet", "templates", "sender", "callbacks", "answers", "summaries"});
-  if (auto* t = r.table(root, "broker", "")) readBrokerTable(r, *t, c.connect, c.clientName, c.heartbeatMs);
+  if (auto* t = r.table(root, "broker", "")) readBrokerTable(r, *t, c.connect);
   if (auto* t = r.table(root, "state", "")) {
     r.checkKeys(*t, "state", {"dir"});
     r.getPath(*t, "dir", c.stateDir, "state");
@@ -230,10 +228,10 @@ class Outlet {
       so.directory = cfg_.spoolDir;
       sender_ = std::make_unique<SpoolSender>(so);
     }
-    ClientOptions o = clientOptionsFrom(cfg_.connect, cfg_.clientName);
-    o.outboxPath = cfg_.stateDir + "/outbox.sqlite";
-    o.heartbeatMs = static_cast<uint32_t>(cfg_.heartbeatMs);
-    client_ = std::make_unique<Client>(o);
+    ConnectSettings cs = cfg_.connect;
+    if (cs.clientName.empty()) cs.clientName = "alertbus-sms";
+    cs.outboxPath = cfg_.stateDir + "/outbox.sqlite";
+    client_ = connectClient(cs);
     client_->onDeliver = [this](const Delivery& d) { onDelivery(d); };
     client_->onConnection = [this](bool up) {
       log_.info("sms", up ? "connected to the broker as " + client_->agency() : "broker connection lost");

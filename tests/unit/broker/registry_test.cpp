@@ -184,6 +184,12 @@ TEST_CASE("registry: duplicate agency name 'met' is reported", "[registry]") {
   CHECK(hasError(errors, 5, "agency 'met': duplicate name (first defined at line 1)"));
 }
 
+TEST_CASE("registry: the name 'broker' is reserved for the broker's own system messages", "[registry]") {
+  auto errors = parseBad(agency("met", "adapter", testKey(1)) + agency("broker", "admin", testKey(2)));
+  REQUIRE(errors.size() == 1);
+  CHECK(hasError(errors, 6, "name 'broker' is reserved for the broker's own system messages"));
+}
+
 TEST_CASE("registry: the same public key for two agencies is reported", "[registry]") {
   auto errors = parseBad(agency("met", "adapter", testKey(1)) + agency("water", "adapter", testKey(1)));
   REQUIRE(errors.size() == 1);
