@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "adapters/common/http_feed.h"
+#include "adapters/common/publish_status.h"
 #include "adapters/common/seen_store.h"
 #include "adapters/common/watch_dir.h"
 #include "cli/connect.h"
@@ -73,10 +74,12 @@ struct CommonConfig {
   int64_t maxInputBytes = 16 << 20;
   int64_t maxFetchPerInput = 50;
   std::vector<HttpFeedConfig> feeds;
+  PublishSettings publish;  // [publish]: the status lane of everything published (publish_status.h)
 };
 
 void readCommon(TomlReader& r, const toml::table& root, const std::string& adapter, CommonConfig& c) {
-  r.checkKeys(root, "", {"broker", "state", "input", "feed", adapter});
+  r.checkKeys(root, "", {"broker", "state", "input", "feed", "publish", adapter});
+  readPublishTable(r, r.table(root, "publish", ""), c.publish);
   if (auto* t = r.table(root, "broker", "")) readBrokerTable(r, *t, c.connect, c.clientName, c.heartbeatMs);
   if (auto* t = r.table(root, "state", "")) {
     r.checkKeys(*t, "state", {"dir", "seen_retention_days"});
@@ -273,6 +276,7 @@ class Runner {
 
   // Expiry, validation, de-duplication, then publish (or print). Problems are logged and tallied.
   Tally handle(Output out, const std::string& source, int64_t now) {
+    applyPublishStatus(out, cfg_.publish);  // before validation and de-duplication: what is published is this
     Tally t;
     t.accepted = out.accepted;
     t.rejected = out.rejected;
@@ -708,6 +712,9 @@ int runAdapter(const AdapterSpec& spec, int argc, char** argv) {
   if (!overrides.endpoint.empty()) cfg.connect.endpoint = overrides.endpoint;
   if (!overrides.keyFile.empty()) cfg.connect.keyFile = overrides.keyFile;
   if (useStdin && spec.parseLine == nullptr) once = true;
+  if (cfg.publish.status != schema::Status::ACTUAL)
+    log.info(spec.name, std::string("[publish] status = ") + publishStatusName(cfg.publish) +
+                            ": everything this adapter publishes has that status, whatever its input says");
   Runner runner(spec, std::move(cfg), dryRun, log);
   try {
     return runner.run(files, useStdin, once || !files.empty());
