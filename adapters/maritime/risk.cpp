@@ -340,6 +340,9 @@ WarningIntake RiskMonitor::onMessage(schema::Message::Reader m, int64_t received
   };
 
   if (type == schema::MsgType::UPDATE) {
+    // The same update again (another route, a replay): its references would resolve through the chain and
+    // count it twice.
+    if (findRef(status, sender, id)) return ignore("duplicate of an update already taken");
     Warning* replaced = nullptr;
     for (auto ref : m.getReferences()) {
       auto it = findRef(status, text(ref.getSender()), text(ref.getId()));

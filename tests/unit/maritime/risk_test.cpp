@@ -572,6 +572,8 @@ TEST_CASE("risk: references by CAP sender (origin) follow the chain alert -> upd
   REQUIRE(out.messages.size() == 1);
   CHECK(str(msg(out).getId()) == "vessels-at-risk-" + a.id + "-2");
   CHECK(mmsis(msg(out)) == std::vector<uint32_t>{kOutside});
+  CHECK(take(rm, u, kNowMs + 70000).outcome == WarningOutcome::Ignored);  // the same update again
+  CHECK(rm.evaluate(reg, kNowMs + 70000).messages.empty());                // counted once: nothing changed
 
   WarningSpec c;
   c.id = "33020041600000_20240829150000";
