@@ -93,7 +93,7 @@ class RiskMonitor {
   //   update -> replaces the warning each references[] entry names; its areas, event, expiry and message
   //             identity become the update's. The report series continues. An update of an unknown warning is
   //             taken as a new one (we may have started after the alert); an update without any matching Info
-  //             ends the referenced warning.
+  //             ends the referenced warning. An update already taken, seen again, is Ignored.
   //   cancel -> ends each referenced warning (a final report follows at the next evaluate).
   // A reference names a warning when its id is that of the alert or of any update of it taken so far (the
   // last 32), and its sender (when it has one) is the bus agency that published that message or the message's
