@@ -94,6 +94,7 @@ OutletTimes outletFanOut(RosterStore& roster, const std::string& file, int n) {
   a.sender = "met";
   a.messageId = "TY-BENCH-1";
   a.msgType = "alert";
+  a.status = "actual";
   a.event = "typhoon";
   a.priority = 0;
   a.answerDeadlineMs = 1785200000000LL + 1800000;

@@ -21,6 +21,7 @@
 
 #include "adapters/common/http_feed.h"
 #include "adapters/common/input_health.h"
+#include "adapters/common/publish_status.h"
 #include "adapters/common/seen_store.h"
 #include "adapters/common/watch_dir.h"
 #include "client/client.h"
@@ -73,10 +74,12 @@ struct CommonConfig {
   int64_t maxFetchPerInput = 50;
   int64_t staleAfterMs = 0;       // watched directory and stdin: quiet this long = stale; 0 = never
   std::vector<HttpFeedConfig> feeds;
+  PublishSettings publish;  // [publish]: the status lane of everything published (publish_status.h)
 };
 
 void readCommon(TomlReader& r, const toml::table& root, const std::string& adapter, CommonConfig& c) {
-  r.checkKeys(root, "", {"broker", "state", "input", "feed", adapter});
+  r.checkKeys(root, "", {"broker", "state", "input", "feed", "publish", adapter});
+  readPublishTable(r, r.table(root, "publish", ""), c.publish);
   if (auto* t = r.table(root, "broker", "")) readBrokerTable(r, *t, c.connect);
   if (auto* t = r.table(root, "state", "")) {
     r.checkKeys(*t, "state", {"dir", "seen_retention_days"});
@@ -284,6 +287,7 @@ class Runner {
 
   // Expiry, validation, de-duplication, then publish (or print). Problems are logged and tallied.
   Tally handle(Output out, const std::string& source, int64_t now) {
+    applyPublishStatus(out, cfg_.publish);  // before validation and de-duplication: what is published is this
     Tally t;
     t.accepted = out.accepted;
     t.rejected = out.rejected;
@@ -732,6 +736,9 @@ int runAdapter(const AdapterSpec& spec, int argc, char** argv) {
   if (!watchDir.empty()) cfg.watchDir = fs::absolute(watchDir).string();
   applyOverrides(cfg.connect, overrides);
   if (useStdin && spec.parseLine == nullptr) once = true;
+  if (cfg.publish.status != schema::Status::ACTUAL)
+    log.info(spec.name, std::string("[publish] status = ") + publishStatusName(cfg.publish) +
+                            ": everything this adapter publishes has that status, whatever its input says");
   Runner runner(spec, std::move(cfg), dryRun, log);
   try {
     return runner.run(files, useStdin, once || !files.empty());

@@ -83,6 +83,14 @@ size_t distinctPoints(const std::vector<GeoPoint>& ring) {
 
 std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
 
+// The lanes a warning can be in: each gives reports of its own status, never mixed (system and draft are not
+// warnings to act on).
+bool trackedStatus(schema::Status s) {
+  return s == schema::Status::ACTUAL || s == schema::Status::EXERCISE || s == schema::Status::TEST;
+}
+
+constexpr size_t kMaxChain = 32;  // identities kept per warning (alert + updates); the oldest go first
+
 }  // namespace
 
 std::string sanitiseIdPart(std::string_view in, size_t prefixBytes, size_t suffixBytes) {
@@ -113,6 +121,14 @@ struct RiskMonitor::Warning {
     std::vector<BgBox> boxes;
     std::vector<GeoArea::Circle> circles;
   };
+  // Every message of the warning's chain (the alert and its updates, at most kMaxChain, oldest first), by
+  // which a later update or cancel may name it: the bus agency that published it, or its origin (the CAP
+  // sender as written), and its id.
+  struct Identity {
+    std::string sender, origin, id;
+  };
+  std::vector<Identity> chain;
+  schema::Status status = schema::Status::ACTUAL;  // the lane: its reports have it; references match only in it
   // The warning message in force (the alert, or the latest update of it).
   std::string sender, id, event, incident;
   int64_t sentMs = 0;
@@ -188,9 +204,12 @@ RiskMonitor::RiskMonitor(RiskOptions options) : options_(std::move(options)) {
   }
 }
 
-RiskMonitor::Warning* RiskMonitor::findRef(std::string_view sender, std::string_view id) {
+RiskMonitor::Warning* RiskMonitor::findRef(schema::Status status, std::string_view sender, std::string_view id) {
   auto it = std::find_if(warnings_.begin(), warnings_.end(), [&](const Warning& w) {
-    return !w.ended && w.id == id && (sender.empty() || w.sender.empty() || w.sender == sender);
+    if (w.ended || w.status != status) return false;
+    for (const auto& c : w.chain)
+      if (c.id == id && (sender.empty() || c.sender.empty() || c.sender == sender || c.origin == sender)) return true;
+    return false;
   });
   return it == warnings_.end() ? nullptr : &*it;
 }
@@ -232,7 +251,8 @@ WarningIntake RiskMonitor::onMessage(schema::Message::Reader m, int64_t received
     r.reason = std::move(reason);
     return r;
   };
-  if (m.getStatus() != schema::Status::ACTUAL) return ignore("status is not actual");
+  const schema::Status status = m.getStatus();
+  if (!trackedStatus(status)) return ignore("status is not actual, exercise or test");
   auto type = m.getMsgType();
   if (type != schema::MsgType::ALERT && type != schema::MsgType::UPDATE && type != schema::MsgType::CANCEL)
     return ignore("msgType is not alert, update or cancel");
@@ -248,7 +268,7 @@ WarningIntake RiskMonitor::onMessage(schema::Message::Reader m, int64_t received
   if (type == schema::MsgType::CANCEL) {
     size_t n = 0;
     for (auto ref : m.getReferences()) {
-      auto it = findRef(text(ref.getSender()), text(ref.getId()));
+      auto it = findRef(status, text(ref.getSender()), text(ref.getId()));
       if (!it) continue;
       it->ended = true;
       it->endReason = "cancelled";
@@ -278,8 +298,11 @@ WarningIntake RiskMonitor::onMessage(schema::Message::Reader m, int64_t received
   if (anyOpenEnded) expires = 0;
 
   auto fill = [&](Warning& w) {
+    w.status = status;
     w.sender = sender;
     w.id = id;
+    if (w.chain.size() >= kMaxChain) w.chain.erase(w.chain.begin());
+    w.chain.push_back({sender, text(m.getOrigin()), id});
     w.sentMs = m.getSentMs();
     w.incident = text(m.getIncident());
     w.event = text(infos[first].getEventCode());
@@ -317,9 +340,12 @@ WarningIntake RiskMonitor::onMessage(schema::Message::Reader m, int64_t received
   };
 
   if (type == schema::MsgType::UPDATE) {
+    // The same update again (another route, a replay): its references would resolve through the chain and
+    // count it twice.
+    if (findRef(status, sender, id)) return ignore("duplicate of an update already taken");
     Warning* replaced = nullptr;
     for (auto ref : m.getReferences()) {
-      auto it = findRef(text(ref.getSender()), text(ref.getId()));
+      auto it = findRef(status, text(ref.getSender()), text(ref.getId()));
       if (!it) continue;
       if (first < 0 || replaced) {  // superseded by an update without our events, or merged into the first one
         it->ended = true;
@@ -346,7 +372,7 @@ WarningIntake RiskMonitor::onMessage(schema::Message::Reader m, int64_t received
   }
 
   if (first < 0) return ignore("no info with an event of interest");
-  if (findRef(sender, id)) return ignore("duplicate of an active warning");
+  if (findRef(status, sender, id)) return ignore("duplicate of an active warning");
   size_t active = std::count_if(warnings_.begin(), warnings_.end(), [](const Warning& w) { return !w.ended; });
   if (active >= options_.maxWarnings)
     return reject("id", id, "warning table full (" + std::to_string(active) + " active, max_warnings)");
@@ -418,7 +444,7 @@ adapter::Output RiskMonitor::evaluate(const VesselRegistry& registry, int64_t no
     auto root = msg->initRoot<schema::Message>();
     root.setId(reportId);
     root.setSentMs(nowMs);
-    root.setStatus(schema::Status::ACTUAL);
+    root.setStatus(w.status);  // an exercise warning gives exercise reports, never actual ones
     root.setMsgType(n == 1 ? schema::MsgType::ALERT : schema::MsgType::UPDATE);
     bool cancelRef = w.ended && !w.endId.empty();
     auto refs = root.initReferences(1 + (cancelRef ? 1 : 0) + (n > 1 ? 1 : 0));

@@ -65,7 +65,7 @@ struct RiskOptions {
 std::vector<std::string> checkRiskOptions(const RiskOptions& options);
 
 enum class WarningOutcome {
-  Ignored,   // not for this monitor: not a warning, an event not of interest, status not actual, an ack...
+  Ignored,   // not for this monitor: not a warning, an event not of interest, status system/draft, an ack...
   Taken,     // a new warning, an update of one, or a cancel of one
   Rejected,  // relevant but refused; problem says why (table full, invalid message)
 };
@@ -84,15 +84,22 @@ class RiskMonitor {
   RiskMonitor(RiskMonitor&&) noexcept;
   RiskMonitor& operator=(RiskMonitor&&) noexcept;
 
-  // Takes a Message received from the broker (Message.sender stamped by the broker). Only status actual and
-  // payload.warning are considered; the Infos matching `events` give the event (the first matching Info's
+  // Takes a Message received from the broker (Message.sender stamped by the broker). Status actual, exercise
+  // and test are considered, each in a lane of its own: a warning's reports carry its status, and a reference
+  // resolves only to a warning of the same status (a drill's cancel never ends the real warning). Only
+  // payload.warning is considered; the Infos matching `events` give the event (the first matching Info's
   // eventCode) and the areas (the first matching Info that has areas). msgType:
   //   alert  -> a new active warning, keyed (sender, id); the same key again is a duplicate and Ignored.
-  //   update -> replaces the warning each references[] entry names (matched by id, and by sender when the
-  //             reference has one); its areas, event, expiry and message identity become the update's. The
-  //             report series continues. An update of an unknown warning is taken as a new one (we may have
-  //             started after the alert); an update without any matching Info ends the referenced warning.
+  //   update -> replaces the warning each references[] entry names; its areas, event, expiry and message
+  //             identity become the update's. The report series continues. An update of an unknown warning is
+  //             taken as a new one (we may have started after the alert); an update without any matching Info
+  //             ends the referenced warning. An update already taken, seen again, is Ignored.
   //   cancel -> ends each referenced warning (a final report follows at the next evaluate).
+  // A reference names a warning when its id is that of the alert or of any update of it taken so far (the
+  // last 32), and its sender (when it has one) is the bus agency that published that message or the message's
+  // origin (the CAP sender as written: "nbqx@nbmb.gov.cn,<identifier>,<sent>" as real CAP writes references).
+  // The update or cancel may come from another bus agency than the alert (a provincial observatory cancelling
+  // through its own adapter). sentMs is not compared (CAP readers keep 0 for a sent time they cannot read).
   // The message is checked with validateMessage(m, receivedMs) first. Copies what it keeps.
   WarningIntake onMessage(schema::Message::Reader m, int64_t receivedMs);
 
@@ -115,8 +122,9 @@ class RiskMonitor {
   // resources [{kind "vessels-at-risk", count = all vessels at risk, listed or not}], narrative
   // "<n> 艘船舶位于台风预警区域内（不在避风港内） / <n> vessels inside typhoon warning area, not in shelter".
   // references: the warning message in force (sender, id, sentMs), then the previous report (options.sender).
-  // incident = the warning's incident. status actual, sentMs = nowMs, provenance {application/json, a JSON
-  // summary (warning reference, reason, MMSIs) cut to maxOriginalBytes, options.source, receivedMs = nowMs}.
+  // incident = the warning's incident. status = the warning's (actual, exercise or test), sentMs = nowMs,
+  // provenance {application/json, a JSON summary (warning reference, reason, MMSIs) cut to maxOriginalBytes,
+  // options.source, receivedMs = nowMs}.
   // A warning taken and ended before any evaluate produces no report. Every vessel in `registry` with a position
   // counts, however old: call registry.expire(nowMs) first. Cost O(warnings x vessels x vertices).
   adapter::Output evaluate(const VesselRegistry& registry, int64_t nowMs);
@@ -126,7 +134,8 @@ class RiskMonitor {
  private:
   struct Warning;
   struct Shelter;
-  Warning* findRef(std::string_view sender, std::string_view id);  // an active warning, or nullptr
+  // The active warning of that status that a reference (sender, id) names (see onMessage), or nullptr.
+  Warning* findRef(schema::Status status, std::string_view sender, std::string_view id);
   bool insideArea(const Warning& w, size_t area, double lat, double lon) const;
   bool inShelter(double lat, double lon) const;
 

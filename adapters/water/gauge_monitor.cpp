@@ -74,14 +74,6 @@ std::string fmtG(double v) {
   return buf;
 }
 
-schema::Status statusFrom(const std::string& s) {
-  if (s == "exercise") return schema::Status::EXERCISE;
-  if (s == "test") return schema::Status::TEST;
-  if (s == "system") return schema::Status::SYSTEM;
-  if (s == "draft") return schema::Status::DRAFT;
-  return schema::Status::ACTUAL;
-}
-
 struct LevelLook {
   const char* event;  // 超警戒水位
   const char* zh;     // 警戒水位
@@ -231,7 +223,9 @@ void GaugeMonitor::processOne(const Reading& r, std::string_view source, int64_t
   double rate = windowRate;
   if (std::isnan(rate) && prevTimeMs != 0) rate = (r.value - prevValue) / (double(r.timeMs - prevTimeMs) / kMsPerHour);
 
-  const schema::Status status = statusFrom(options_.status);
+  // Gauge CSV and WaterML carry no drill marker: actual here; an adapter set to [publish] status = "exercise"
+  // publishes them as exercise (adapters/common/publish_status.h).
+  const schema::Status status = schema::Status::ACTUAL;
   const char* zq = r.quantity == "waterLevel" ? "Z" : "Q";
 
   // Observation.

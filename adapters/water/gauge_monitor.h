@@ -58,7 +58,6 @@ struct WaterOptions {
   // --- message envelope ---
   std::string agency = "water";            // agency: sender written into references (the broker stamps
                                            // Message.sender itself)
-  std::string status = "actual";           // status: actual | exercise | test | system | draft
 };
 
 // One call's result: the messages to publish and the problems, plus what was taken but not republished.

@@ -54,10 +54,9 @@ void readOptions(TomlReader& r, const toml::table& t, water::WaterOptions& o, st
   r.getDouble(t, "rate_of_rise_clear_m_per_h", o.rateOfRiseClearMPerH, 0, 100, s);
   r.getInt(t, "rate_window_ms", o.rateWindowMs, 60000, int64_t(7) * 86400000, s);
   r.getInt(t, "max_history_points", o.maxHistoryPoints, 2, 100000, s);
-  r.getString(t, "status", o.status, s);
-  if (t.get("status") && o.status != "actual" && o.status != "exercise" && o.status != "test" &&
-      o.status != "system" && o.status != "draft")
-    r.err(t.get("status"), "water.status = '" + o.status + "': expected actual, exercise, test, system or draft");
+  // The status lane is the same key in every adapter now; an old file is told where it went, not ignored.
+  if (auto* n = t.get("status"))
+    r.err(n, "water.status has moved: set status in [publish] (one key for every adapter, see config/met.toml)");
   if (o.rateOfRiseClearMPerH >= o.rateOfRiseWarnMPerH)
     r.err(t.get("rate_of_rise_clear_m_per_h"), "water.rate_of_rise_clear_m_per_h must be below rate_of_rise_warn_m_per_h");
 }

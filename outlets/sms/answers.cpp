@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "model/facts.h"
+
 namespace alertbus::sms {
 
 namespace {
@@ -21,6 +23,12 @@ std::string idSafe(const std::string& s, size_t maxBytes) {
   while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
   if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0xC0) out.pop_back();
   return out;
+}
+
+schema::Status derivedStatus(std::string_view alertStatus) {
+  schema::Status s = schema::Status::UNSPECIFIED;
+  if (!parseStatus(alertStatus, s) || s == schema::Status::UNSPECIFIED) return schema::Status::TEST;
+  return s;
 }
 
 AlertFacts alertFacts(schema::Message::Reader m, bool brokerUrgent) {
@@ -78,7 +86,8 @@ int64_t answerWindowMs(const AlertFacts& f, schema::MsgType type, const AnswerPo
 }
 
 std::unique_ptr<capnp::MallocMessageBuilder> ackMessage(const std::string& alertSender, const std::string& alertId,
-                                                        int64_t alertSentMs, const std::string& personId,
+                                                        int64_t alertSentMs, schema::Status status,
+                                                        const std::string& personId,
                                                         const std::string& mobile, const std::string& code,
                                                         const std::string& text, int64_t answeredMs, int64_t rowId) {
   auto b = std::make_unique<capnp::MallocMessageBuilder>();
@@ -86,7 +95,7 @@ std::unique_ptr<capnp::MallocMessageBuilder> ackMessage(const std::string& alert
   std::string suffix = "-" + std::to_string(rowId);
   m.setId("sms-ack-" + idSafe(alertId, 200 - 8 - suffix.size()) + suffix);
   m.setSentMs(answeredMs);
-  m.setStatus(schema::Status::ACTUAL);
+  m.setStatus(status);
   m.setMsgType(schema::MsgType::ACK);
   auto ref = m.initReferences(1)[0];
   ref.setSender(alertSender);
@@ -114,7 +123,8 @@ std::unique_ptr<capnp::MallocMessageBuilder> ackMessage(const std::string& alert
 }
 
 std::unique_ptr<capnp::MallocMessageBuilder> summaryMessage(const std::string& alertSender, const std::string& alertId,
-                                                            const std::string& event, const SummaryCounts& c,
+                                                            schema::Status status, const std::string& event,
+                                                            const SummaryCounts& c,
                                                             uint64_t version, const std::string& runTag,
                                                             int64_t nowMs) {
   auto b = std::make_unique<capnp::MallocMessageBuilder>();
@@ -122,7 +132,7 @@ std::unique_ptr<capnp::MallocMessageBuilder> summaryMessage(const std::string& a
   std::string suffix = "-" + idSafe(runTag, 16) + "-" + std::to_string(version);
   m.setId("sms-summary-" + idSafe(alertId, 200 - 12 - suffix.size()) + suffix);
   m.setSentMs(nowMs);
-  m.setStatus(schema::Status::ACTUAL);
+  m.setStatus(status);
   m.setMsgType(version <= 1 ? schema::MsgType::ALERT : schema::MsgType::UPDATE);
   auto refs = m.initReferences(1);
   refs[0].setSender(alertSender);

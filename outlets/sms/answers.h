@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "schemas/message.capnp.h"
@@ -36,15 +37,23 @@ AlertFacts alertFacts(schema::Message::Reader m, bool brokerUrgent);
 // 0 when no answer is expected (cancels, acks, blue warnings by default ...).
 int64_t answerWindowMs(const AlertFacts& f, schema::MsgType type, const AnswerPolicy& p);
 
-// An answer (叫应) as an alertbus ack: ref = the alert (sender, id, sentMs), by = "sms:<mobile>" with the
-// person id, channel "sms", code = the answer code, text = the reply as received (clipped to 500 bytes).
-// id "sms-ack-<alert id>-<answer row>" (<= 200 bytes, id-safe).
+// The status of what the outlet publishes about an alert (its acks and summaries), from the alert's status as
+// the delivery store keeps it (AlertRow::status, a model/facts statusName): the same status, so an answer to a
+// drill is a drill answer and never counts as a real one. A name it does not know (a damaged state file) gives
+// test, never actual: better a real answer shown in the test lane than a drill answer shown as real.
+schema::Status derivedStatus(std::string_view alertStatus);
+
+// An answer (叫应) as an alertbus ack: status `status` (derivedStatus of the alert's), ref = the alert (sender,
+// id, sentMs), by = "sms:<mobile>" with the person id, channel "sms", code = the answer code, text = the reply
+// as received (clipped to 500 bytes). id "sms-ack-<alert id>-<answer row>" (<= 200 bytes, id-safe).
 std::unique_ptr<capnp::MallocMessageBuilder> ackMessage(const std::string& alertSender, const std::string& alertId,
-                                                        int64_t alertSentMs, const std::string& personId,
+                                                        int64_t alertSentMs, schema::Status status,
+                                                        const std::string& personId,
                                                         const std::string& mobile, const std::string& code,
                                                         const std::string& text, int64_t answeredMs, int64_t rowId);
 
-// A delivery and answer summary as a situation report referencing the alert: resources counts
+// A delivery and answer summary as a situation report referencing the alert, with status `status`
+// (derivedStatus of the alert's): resources counts
 // (sms-recipients, sms-delivered, sms-failed, sms-pending, sms-answered, sms-unanswered, sms-escalated),
 // narrative in Chinese naming up to 20 who have not answered. id "sms-summary-<alert id>-<runTag>-<version>":
 // `runTag` (e.g. the outlet's start time) keeps a restarted outlet, whose versions start again at 1, from
@@ -56,7 +65,7 @@ struct SummaryCounts {
   size_t unanswered = 0;
 };
 std::unique_ptr<capnp::MallocMessageBuilder> summaryMessage(const std::string& alertSender, const std::string& alertId,
-                                                            const std::string& event, const SummaryCounts& c,
+                                                            schema::Status status, const std::string& event, const SummaryCounts& c,
                                                             uint64_t version, const std::string& runTag,
                                                             int64_t nowMs);
 

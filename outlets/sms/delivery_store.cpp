@@ -17,7 +17,7 @@ namespace alertbus::sms {
 
 namespace {
 
-constexpr int64_t kFormat = 4;  // PRAGMA user_version of the file this code writes
+constexpr int64_t kFormat = 5;  // PRAGMA user_version of the file this code writes
 
 class Stmt {
  public:
@@ -134,7 +134,7 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
          "CREATE TABLE IF NOT EXISTS alerts(key TEXT PRIMARY KEY, broker_seq INTEGER, sender TEXT, message_id TEXT,"
          " msg_type TEXT, event TEXT, priority INTEGER, expires_ms INTEGER, answer_deadline_ms INTEGER,"
          " answer_code TEXT, text TEXT, max_parts INTEGER, cancelled INTEGER DEFAULT 0, created_ms INTEGER,"
-         " dirty INTEGER DEFAULT 1, reminder_text TEXT DEFAULT '');"
+         " dirty INTEGER DEFAULT 1, reminder_text TEXT DEFAULT '', status TEXT NOT NULL);"
          "CREATE INDEX IF NOT EXISTS alerts_open ON alerts(answer_deadline_ms);"
          "CREATE INDEX IF NOT EXISTS alerts_seq ON alerts(broker_seq);"
          "CREATE TABLE IF NOT EXISTS deliveries(id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, person_id TEXT NOT NULL,"
@@ -151,7 +151,7 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
          " PRIMARY KEY(alert_key, chain_root, wave));"
          "CREATE TABLE IF NOT EXISTS alert_texts(alert_id INTEGER, lang TEXT, text TEXT, reminder TEXT,"
          " PRIMARY KEY(alert_id, lang));"
-         "PRAGMA user_version = 4;");
+         "PRAGMA user_version = 5;");
   } catch (const std::exception& e) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -161,9 +161,10 @@ DeliveryStore::DeliveryStore(const std::string& path) : path_(path.empty() ? ":m
 }
 
 void DeliveryStore::checkFormat() {
-  // Format 4: deliveries refer to alerts by rowid, carry a language; answers remember whether their ack was
-  // published; alert_texts holds the texts in other languages. A file of another format is refused with its name
-  // rather than misread.
+  // Format 5: deliveries refer to alerts by rowid, carry a language; answers remember whether their ack was
+  // published; alert_texts holds the texts in other languages; alerts keep their message status (format 4 had
+  // none: its acks and summaries could only say actual, so it is not read as if its drills were real). A file of
+  // another format is refused with its name rather than misread.
   Stmt v(db_, "PRAGMA user_version", path_);
   int64_t version = v.row() ? v.i64(0) : 0;
   Stmt t(db_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'deliveries'", path_);
@@ -193,6 +194,7 @@ void DeliveryStore::exec(const char* sql) {
 }
 
 FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Addressee>& recipients, int64_t nowMs) {
+  if (a.status.empty()) throw std::invalid_argument("alert " + a.key + ": status is required (AlertRow::status)");
   std::lock_guard<std::mutex> lock(mu_);
   FanOutResult r;
   Txn txn(db_);
@@ -204,13 +206,13 @@ FanOutResult DeliveryStore::fanOut(const AlertRow& a, const std::vector<Addresse
   if (!r.alertExisted) {
     Stmt ins(db_,
              "INSERT INTO alerts(key, broker_seq, sender, message_id, msg_type, event, priority, expires_ms,"
-             " answer_deadline_ms, answer_code, text, max_parts, cancelled, created_ms, reminder_text)"
-             " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             " answer_deadline_ms, answer_code, text, max_parts, cancelled, created_ms, reminder_text, status)"
+             " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
              path_);
     ins.bind(1, a.key).bind(2, static_cast<int64_t>(a.brokerSeq)).bind(3, a.sender).bind(4, a.messageId);
     ins.bind(5, a.msgType).bind(6, a.event).bind(7, int64_t(a.priority)).bind(8, a.expiresMs);
     ins.bind(9, a.answerDeadlineMs).bind(10, a.answerCode).bind(11, a.text).bind(12, int64_t(a.maxParts));
-    ins.bind(13, int64_t(a.cancelled ? 1 : 0)).bind(14, nowMs).bind(15, a.reminderText);
+    ins.bind(13, int64_t(a.cancelled ? 1 : 0)).bind(14, nowMs).bind(15, a.reminderText).bind(16, a.status);
     ins.run();
     int64_t id = sqlite3_last_insert_rowid(db_);
     Stmt tx(db_, "INSERT OR REPLACE INTO alert_texts(alert_id, lang, text, reminder) VALUES(?,?,?,?)", path_);
@@ -270,8 +272,8 @@ template <typename Bind>
 std::optional<AlertRow> DeliveryStore::alertWhere(const char* where, Bind&& bind) {
   const std::string sql = std::string(
                               "SELECT key, broker_seq, sender, message_id, msg_type, event, priority, expires_ms,"
-                              " answer_deadline_ms, answer_code, text, max_parts, cancelled, created_ms, reminder_text"
-                              " FROM alerts WHERE ") + where;
+                              " answer_deadline_ms, answer_code, text, max_parts, cancelled, created_ms, reminder_text,"
+                              " status FROM alerts WHERE ") + where;
   Stmt q(db_, sql.c_str(), path_);
   bind(q);
   if (!q.row()) return std::nullopt;
@@ -291,6 +293,7 @@ std::optional<AlertRow> DeliveryStore::alertWhere(const char* where, Bind&& bind
   a.cancelled = q.i64(12) != 0;
   a.createdMs = q.i64(13);
   a.reminderText = q.text(14);
+  a.status = q.text(15);
   return a;
 }
 

@@ -29,6 +29,10 @@ struct AlertRow {
   uint64_t brokerSeq = 0;       // journal seq of the delivery that created it
   std::string sender, messageId;
   std::string msgType;          // "alert", "update", "cancel"
+  std::string status;           // the message's status as named by model/facts statusName ("actual", "exercise",
+                                // "test", ...): whatever the outlet publishes about this alert (acks, summaries)
+                                // carries it, so a drill's answers never read as real ones. Required: fanOut
+                                // throws std::invalid_argument when it is empty (a caller bug)
   std::string event;            // event code, for summaries
   int priority = 1;             // 0 = urgent (red/orange, Level I/II): overtakes routine (1) in the queue
   int64_t expiresMs = 0;        // 0 = never; queued rows of an expired alert are not sent

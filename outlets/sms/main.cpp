@@ -30,6 +30,7 @@
 #include "client/connect.h"
 #include "common/log.h"
 #include "common/toml_reader.h"
+#include "model/facts.h"
 #include "model/json.h"
 #include "outlets/sms/answers.h"
 #include "outlets/sms/callbacks.h"
@@ -340,6 +341,7 @@ class Outlet {
     a.brokerSeq = d.seq;
     a.sender = sender;
     a.messageId = id;
+    a.status = std::string(statusName(m.getStatus()));  // acks and summaries of it carry it (answers.h)
     a.msgType = m.getMsgType() == schema::MsgType::CANCEL   ? "cancel"
                 : m.getMsgType() == schema::MsgType::UPDATE ? "update"
                                                             : "alert";
@@ -611,8 +613,8 @@ class Outlet {
     for (auto& p : pending) {
       auto a = store_->alert(p.alertKey);
       if (a) {
-        auto msg = ackMessage(a->sender, a->messageId, 0, p.personId, p.mobile, a->answerCode, p.text, p.receivedMs,
-                              p.answerId);
+        auto msg = ackMessage(a->sender, a->messageId, 0, derivedStatus(a->status), p.personId, p.mobile,
+                              a->answerCode, p.text, p.receivedMs, p.answerId);
         client_->publish(*msg);
       }
       done.push_back(p.answerId);
@@ -668,7 +670,7 @@ class Outlet {
           c.unansweredNames.push_back((p ? p->name : std::string("?")) + "(" + pid + ")");
         }
       uint64_t version = ++summaryVersions_[key];
-      auto msg = summaryMessage(a->sender, a->messageId, a->event, c, version, runTag_, now);
+      auto msg = summaryMessage(a->sender, a->messageId, derivedStatus(a->status), a->event, c, version, runTag_, now);
       client_->publish(*msg);
     }
     client_->flush();

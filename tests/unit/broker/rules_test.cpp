@@ -391,8 +391,10 @@ TEST_CASE("router: orange typhoon warning for 330212 reaches the district desk",
   auto got = dests(*rs, warning("typhoon", 3, {"330212"}));
   CHECK(got == V{"dashboard:city-desk", "dashboard:training-desk", "sms:typhoon-command", "sms:flood-duty-officers",
                  "maritime-watch:vessels-at-risk", "dashboard:district-yinzhou"});
-  SECTION("the same warning as an exercise reaches only the training desk") {
+  SECTION("the same warning as an exercise reaches only the drill participants and the training desk") {
     auto ex = warning("typhoon", 3, {"330212"}, "met", Status::EXERCISE);
+    CHECK(dests(*rs, ex) == V{"sms:drill-participants", "dashboard:training-desk"});
+    ex.kind = Kind::sitrep;  // the SMS outlet's summary of the drill is not texted back to the participants
     CHECK(dests(*rs, ex) == V{"dashboard:training-desk"});
   }
   SECTION("at night it also wakes the duty leaders") {

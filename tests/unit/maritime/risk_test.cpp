@@ -18,6 +18,7 @@ constexpr uint32_t kAtSea = 412000001, kInPort = 412000002, kOutside = 412000003
 
 struct WarningSpec {
   std::string sender = "met", id = "typhoon-2411-orange";
+  std::string origin;                                       // Message.origin: the CAP sender as written
   schema::MsgType type = schema::MsgType::ALERT;
   schema::Status status = schema::Status::ACTUAL;
   std::string eventCode = "typhoon";
@@ -36,6 +37,7 @@ std::unique_ptr<capnp::MallocMessageBuilder> build(const WarningSpec& s) {
   auto m = b->initRoot<schema::Message>();
   m.setId(s.id);
   m.setSender(s.sender);
+  if (!s.origin.empty()) m.setOrigin(s.origin);
   m.setSentMs(s.sentMs);
   m.setStatus(s.status);
   m.setMsgType(s.type);
@@ -399,9 +401,17 @@ TEST_CASE("risk: only warnings of interest are taken", "[risk]") {
     w.eventCode = "11B01";
     CHECK(take(r2, w).outcome == WarningOutcome::Taken);
   }
-  SECTION("exercises are ignored") {
+  SECTION("exercises and tests are taken (each in its own lane); system and draft are ignored") {
     w.status = schema::Status::EXERCISE;
+    CHECK(take(rm, w).outcome == WarningOutcome::Taken);
+    w.status = schema::Status::TEST;
+    CHECK(take(rm, w).outcome == WarningOutcome::Taken);
+    w.id = "typhoon-2411-system";
+    w.status = schema::Status::SYSTEM;
     CHECK(take(rm, w).outcome == WarningOutcome::Ignored);
+    w.status = schema::Status::DRAFT;
+    CHECK(take(rm, w).outcome == WarningOutcome::Ignored);
+    CHECK(rm.activeWarnings() == 2);
   }
   SECTION("a duplicate alert is ignored") {
     CHECK(take(rm, w).outcome == WarningOutcome::Taken);
@@ -480,4 +490,137 @@ TEST_CASE("risk: config check names bad shelters", "[risk]") {
   REQUIRE(errs.size() == 1);
   CHECK(errs[0] == "shelters[0] (Port X): polygon[0]: 2 distinct points, needs 3");
   CHECK(checkRiskOptions(withShelter()).empty());
+}
+
+TEST_CASE("risk: an exercise warning gives exercise reports, an actual one actual reports, never one series",
+          "[risk]") {
+  RiskMonitor rm(withShelter());
+  auto reg = fleet();
+  WarningSpec real;
+  WarningSpec drill;
+  drill.id = "typhoon-drill-2411";
+  drill.status = schema::Status::EXERCISE;
+  REQUIRE(take(rm, real).outcome == WarningOutcome::Taken);
+  REQUIRE(take(rm, drill).outcome == WarningOutcome::Taken);
+  auto out = rm.evaluate(reg, kNowMs);
+  requireValid(out, kNowMs);
+  REQUIRE(out.messages.size() == 2);
+  CHECK(str(msg(out, 0).getId()) == "vessels-at-risk-typhoon-2411-orange-1");
+  CHECK(msg(out, 0).getStatus() == schema::Status::ACTUAL);
+  CHECK(str(msg(out, 1).getId()) == "vessels-at-risk-typhoon-drill-2411-1");
+  CHECK(msg(out, 1).getStatus() == schema::Status::EXERCISE);
+  CHECK(mmsis(msg(out, 1)) == std::vector<uint32_t>{kAtSea});
+
+  SECTION("an exercise cancel naming the real warning does not end it") {
+    WarningSpec c;
+    c.id = "typhoon-drill-cancel";
+    c.type = schema::MsgType::CANCEL;
+    c.status = schema::Status::EXERCISE;
+    c.refs = {{"met", "typhoon-2411-orange"}};
+    CHECK(take(rm, c, kNowMs + 60000).outcome == WarningOutcome::Ignored);
+    CHECK(rm.evaluate(reg, kNowMs + 60000).messages.empty());
+    CHECK(rm.activeWarnings() == 2);
+  }
+  SECTION("an actual update naming the drill starts a series of its own, the drill goes on") {
+    WarningSpec u;
+    u.id = "typhoon-2411-upd";
+    u.type = schema::MsgType::UPDATE;
+    u.refs = {{"met", "typhoon-drill-2411"}};
+    CHECK(take(rm, u, kNowMs + 60000).outcome == WarningOutcome::Taken);
+    CHECK(rm.activeWarnings() == 3);
+    auto next = rm.evaluate(reg, kNowMs + 60000);
+    REQUIRE(next.messages.size() == 1);
+    CHECK(str(msg(next).getId()) == "vessels-at-risk-typhoon-2411-upd-1");
+    CHECK(msg(next).getStatus() == schema::Status::ACTUAL);
+  }
+  SECTION("the drill's own cancel ends the drill series with an exercise final report") {
+    WarningSpec c;
+    c.id = "typhoon-drill-cancel";
+    c.type = schema::MsgType::CANCEL;
+    c.status = schema::Status::EXERCISE;
+    c.refs = {{"met", "typhoon-drill-2411"}};
+    CHECK(take(rm, c, kNowMs + 60000).outcome == WarningOutcome::Taken);
+    auto fin = rm.evaluate(reg, kNowMs + 60000);
+    requireValid(fin, kNowMs + 60000);
+    REQUIRE(fin.messages.size() == 1);
+    CHECK(str(msg(fin).getId()) == "vessels-at-risk-typhoon-drill-2411-2");
+    CHECK(msg(fin).getStatus() == schema::Status::EXERCISE);
+    CHECK(mmsis(msg(fin)).empty());
+    CHECK(rm.activeWarnings() == 1);
+  }
+}
+
+TEST_CASE("risk: references by CAP sender (origin) follow the chain alert -> update -> cancel", "[risk]") {
+  RiskMonitor rm(withShelter());
+  auto reg = fleet();
+  WarningSpec a;
+  a.id = "33020041600000_20240829090000";
+  a.origin = "nbqx@nbmb.gov.cn";
+  REQUIRE(take(rm, a).outcome == WarningOutcome::Taken);
+  REQUIRE(rm.evaluate(reg, kNowMs).messages.size() == 1);
+  WarningSpec u;
+  u.id = "33020041600000_20240829120000";
+  u.origin = "nbqx@nbmb.gov.cn";
+  u.type = schema::MsgType::UPDATE;
+  u.refs = {{"nbqx@nbmb.gov.cn", a.id}};
+  u.polygons = {{{31.0, 122.0}, {31.0, 123.0}, {32.0, 123.0}, {32.0, 122.0}, {31.0, 122.0}}};
+  auto in = take(rm, u, kNowMs + 60000);
+  CHECK(in.outcome == WarningOutcome::Taken);
+  CHECK(in.reason == "updated warning " + a.id);
+  CHECK(rm.activeWarnings() == 1);  // the same series, not a new one
+  auto out = rm.evaluate(reg, kNowMs + 60000);
+  REQUIRE(out.messages.size() == 1);
+  CHECK(str(msg(out).getId()) == "vessels-at-risk-" + a.id + "-2");
+  CHECK(mmsis(msg(out)) == std::vector<uint32_t>{kOutside});
+  CHECK(take(rm, u, kNowMs + 70000).outcome == WarningOutcome::Ignored);  // the same update again
+  CHECK(rm.evaluate(reg, kNowMs + 70000).messages.empty());                // counted once: nothing changed
+
+  WarningSpec c;
+  c.id = "33020041600000_20240829150000";
+  c.origin = "nbqx@nbmb.gov.cn";
+  c.type = schema::MsgType::CANCEL;
+  SECTION("a cancel naming the alert and the update") {
+    c.refs = {{"nbqx@nbmb.gov.cn", a.id}, {"nbqx@nbmb.gov.cn", u.id}};
+  }
+  SECTION("a cancel naming only the first alert of the chain") {
+    c.refs = {{"nbqx@nbmb.gov.cn", a.id}};
+  }
+  SECTION("a cancel naming the update by its bus agency") {
+    c.refs = {{"met", u.id}};
+  }
+  SECTION("a cancel from another bus agency (a provincial observatory) naming the CAP sender") {
+    c.sender = "met-province";
+    c.origin = "zjqx@zjmb.gov.cn";
+    c.refs = {{"nbqx@nbmb.gov.cn", u.id}};
+  }
+  CHECK(take(rm, c, kNowMs + 120000).outcome == WarningOutcome::Taken);
+  auto fin = rm.evaluate(reg, kNowMs + 120000);
+  requireValid(fin, kNowMs + 120000);
+  REQUIRE(fin.messages.size() == 1);
+  CHECK(str(msg(fin).getId()) == "vessels-at-risk-" + a.id + "-3");
+  CHECK(mmsis(msg(fin)).empty());
+  CHECK(str(msg(fin).getPayload().getSitrep().getNarrative()).find("已取消") != std::string::npos);
+  REQUIRE(msg(fin).getReferences().size() == 3);
+  CHECK(str(msg(fin).getReferences()[1].getSender()) == c.sender);
+  CHECK(str(msg(fin).getReferences()[1].getId()) == c.id);
+  CHECK(rm.activeWarnings() == 0);
+}
+
+TEST_CASE("risk: a reference whose sender is neither the agency nor the origin names nothing", "[risk]") {
+  RiskMonitor rm;
+  auto reg = fleet();
+  WarningSpec a;
+  a.id = "33020041600000_20240829090000";
+  a.origin = "nbqx@nbmb.gov.cn";
+  REQUIRE(take(rm, a).outcome == WarningOutcome::Taken);
+  WarningSpec c;
+  c.id = "zj-cancel-1";
+  c.sender = "met-province";
+  c.origin = "zjqx@zjmb.gov.cn";
+  c.type = schema::MsgType::CANCEL;
+  c.refs = {{"zjqx@zjmb.gov.cn", a.id}};  // the cancelling observatory's own sender: not the original's
+  CHECK(take(rm, c).outcome == WarningOutcome::Ignored);
+  c.refs = {{"met-province", a.id}};
+  CHECK(take(rm, c).outcome == WarningOutcome::Ignored);
+  CHECK(rm.activeWarnings() == 1);
 }

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "model/facts.h"
 #include "model/json.h"
 #include "model/validate.h"
 
@@ -52,7 +53,8 @@ TEST_CASE("sms answers: colour and level decide priority and the answer window",
 }
 
 TEST_CASE("sms answers: ack and summary messages pass validation", "[sms-answers]") {
-  auto ack = ackMessage("met", "NB TY,1", kNow - 60000, "p1", "+8613800000001", "4821", "收到4821 已到岗", kNow, 7);
+  auto ack = ackMessage("met", "NB TY,1", kNow - 60000, schema::Status::ACTUAL, "p1", "+8613800000001", "4821",
+                        "收到4821 已到岗", kNow, 7);
   auto a = ack->getRoot<schema::Message>().asReader();
   CHECK(std::string(a.getId().cStr()) == "sms-ack-NB_TY_1-7");
   CHECK(!validateMessage(a, kNow));
@@ -66,7 +68,7 @@ TEST_CASE("sms answers: ack and summary messages pass validation", "[sms-answers
   c.answered = 1;
   c.unanswered = 2;
   c.unansweredNames = {"张三(p2)", "李四(p3)"};
-  auto s = summaryMessage("met", "W1", "typhoon", c, 2, "tpa0s9", kNow);
+  auto s = summaryMessage("met", "W1", schema::Status::ACTUAL, "typhoon", c, 2, "tpa0s9", kNow);
   auto sm = s->getRoot<schema::Message>().asReader();
   CHECK(!validateMessage(sm, kNow));
   CHECK(sm.getMsgType() == schema::MsgType::UPDATE);
@@ -75,6 +77,35 @@ TEST_CASE("sms answers: ack and summary messages pass validation", "[sms-answers
   std::string narrative = sm.getPayload().getSitrep().getNarrative();
   CHECK(narrative.find("未回复：张三(p2)、李四(p3)") != std::string::npos);
   CHECK(messageToJson(sm).find("\"kind\":\"sms-answered\",\"count\":1") != std::string::npos);
+}
+
+TEST_CASE("sms answers: an answer to an exercise alert is an exercise ack, its summary an exercise sitrep",
+          "[sms-answers]") {
+  SECTION("each status the alert had is the status of its ack and summary") {
+    for (const char* name : {"exercise", "test", "actual", "draft"}) {
+      INFO(name);
+      schema::Status want = schema::Status::UNSPECIFIED;
+      REQUIRE(parseStatus(name, want));
+      CHECK(derivedStatus(name) == want);
+      auto ack = ackMessage("met", "NB-DRILL-1", kNow - 60000, derivedStatus(name), "x1", "+8613605740901", "4821",
+                            "4821 收到", kNow, 3);
+      auto a = ack->getRoot<schema::Message>().asReader();
+      CHECK(a.getStatus() == want);
+      CHECK(!validateMessage(a, kNow));
+      SummaryCounts c;
+      c.recipients = 2;
+      c.answered = 1;
+      auto s = summaryMessage("met", "NB-DRILL-1", derivedStatus(name), "typhoon", c, 1, "tpa0s9", kNow);
+      auto sm = s->getRoot<schema::Message>().asReader();
+      CHECK(sm.getStatus() == want);
+      CHECK(!validateMessage(sm, kNow));
+    }
+  }
+  SECTION("a status the outlet cannot read (a damaged state file) never becomes actual") {
+    CHECK(derivedStatus("") == schema::Status::TEST);
+    CHECK(derivedStatus("Exercise ") == schema::Status::TEST);
+    CHECK(derivedStatus("unspecified") == schema::Status::TEST);
+  }
 }
 
 TEST_CASE("sms answers: ids are made safe and never end inside a character", "[sms-answers]") {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <stdexcept>
 
 using namespace alertbus::sms;
 namespace fs = std::filesystem;
@@ -34,6 +35,7 @@ AlertRow alertRow(const std::string& id, int priority = 1, int64_t deadline = 0,
   a.sender = "met";
   a.messageId = id;
   a.msgType = "alert";
+  a.status = "actual";
   a.event = "typhoon";
   a.priority = priority;
   a.answerDeadlineMs = deadline;
@@ -245,6 +247,60 @@ TEST_CASE("sms store: a state file of another format is refused with its name", 
   sqlite3_exec(db, "PRAGMA user_version = 1", nullptr, nullptr, nullptr);
   sqlite3_close(db);
   CHECK_THROWS_WITH(DeliveryStore(t.file()), Catch::Contains(t.file()) && Catch::Contains("format 1"));
+}
+
+TEST_CASE("sms store: a format 4 file (alerts without a status) is refused, not read as if its drills were real",
+          "[sms-store]") {
+  Tmp t;
+  {
+    // What alertbus-sms format 4 wrote: the same tables, alerts without a status column.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(t.file().c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "CREATE TABLE alerts(key TEXT PRIMARY KEY, broker_seq INTEGER, sender TEXT, message_id TEXT,"
+                         " msg_type TEXT, event TEXT, priority INTEGER, expires_ms INTEGER, answer_deadline_ms INTEGER,"
+                         " answer_code TEXT, text TEXT, max_parts INTEGER, cancelled INTEGER DEFAULT 0, created_ms"
+                         " INTEGER, dirty INTEGER DEFAULT 1, reminder_text TEXT DEFAULT '');"
+                         "CREATE TABLE deliveries(id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL);"
+                         "PRAGMA user_version = 4;",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  CHECK_THROWS_WITH(DeliveryStore(t.file()), Catch::Contains(t.file()) && Catch::Contains("format 4") &&
+                                                 Catch::Contains("reads format 5"));
+}
+
+TEST_CASE("sms store: an alert keeps its status (exercise, test, actual) across reopen", "[sms-store]") {
+  Tmp t;
+  {
+    DeliveryStore s(t.file());
+    AlertRow e = alertRow("DRILL-1", 0, kNow + 600000, "4821");
+    e.status = "exercise";
+    s.fanOut(e, people(2), kNow);
+    AlertRow x = alertRow("TEST-1");
+    x.status = "test";
+    s.fanOut(x, people(1, "q"), kNow);
+    s.fanOut(alertRow("REAL-1"), people(1, "r"), kNow);
+    // A redelivery cannot change it: the first fan-out's row wins (as for the answer code).
+    AlertRow again = e;
+    again.status = "actual";
+    s.fanOut(again, people(3), kNow + 1);
+    CHECK(s.alert("met/DRILL-1")->status == "exercise");
+  }
+  DeliveryStore s(t.file());
+  CHECK(s.alert("met/DRILL-1")->status == "exercise");
+  CHECK(s.alert("met/TEST-1")->status == "test");
+  CHECK(s.alert("met/REAL-1")->status == "actual");
+}
+
+TEST_CASE("sms store: an alert without a status is a caller bug and is refused before anything is stored",
+          "[sms-store]") {
+  DeliveryStore s("");
+  AlertRow a = alertRow("NOSTATUS-1");
+  a.status.clear();
+  CHECK_THROWS_AS(s.fanOut(a, people(2), kNow), std::invalid_argument);
+  CHECK_FALSE(s.alert("met/NOSTATUS-1"));
+  CHECK(s.claim(10, kNow).empty());
 }
 
 TEST_CASE("sms store: matched answers stay pending until their acks are published, also across reopen",

@@ -84,11 +84,11 @@ TEST_CASE("roster store: the sample roster imports checks clean and resolves eve
   RosterParse parse = parseOk(readFile("config/sms-roster.csv"));
   REQUIRE(store.import(parse, ImportMode::replace, [&](size_t done, size_t total) { calls.emplace_back(done, total); },
                        report));
-  CHECK(report.total == 30);
-  CHECK(report.added == 30);
+  CHECK(report.total == 33);
+  CHECK(report.added == 33);
   CHECK(report.removed == 0);
-  CHECK(calls == std::vector<std::pair<size_t, size_t>>{{30, 30}});
-  CHECK(store.size() == 30);
+  CHECK(calls == std::vector<std::pair<size_t, size_t>>{{33, 33}});
+  CHECK(store.size() == 33);
   for (auto& line : store.check()) UNSCOPED_INFO(line);
   CHECK(store.check().empty());
 
@@ -104,11 +104,23 @@ TEST_CASE("roster store: the sample roster imports checks clean and resolves eve
   }
   SECTION("groups with member counts") {
     auto groups = store.groups();
-    REQUIRE(groups.size() == 9);
+    REQUIRE(groups.size() == 10);
     CHECK(groups[0].name == "city-leaders");
     CHECK(groups[0].members == 2);
-    CHECK(groups[8].name == "yuyao-flood-duty");
-    CHECK(groups[8].members == 5);
+    CHECK(groups[2].name == "drill-participants");
+    CHECK(groups[2].members == 3);
+    CHECK(groups[9].name == "yuyao-flood-duty");
+    CHECK(groups[9].members == 5);
+  }
+  SECTION("the drill group holds only drill participants, whose escalation stays among them") {
+    Resolution r = store.resolve(parseTarget("drill-participants"));
+    REQUIRE(r.ok());
+    CHECK(ids(r) == V{"x0901", "x0902", "x0903"});
+    for (auto& p : r.recipients) {
+      Escalation e = store.chain(p.personId);
+      if (e.deputy) CHECK(e.deputy->personId.rfind("x09", 0) == 0);
+      if (e.superior) CHECK(e.superior->personId.rfind("x09", 0) == 0);
+    }
   }
   SECTION("a group resolves sorted by id with names and normalised mobiles") {
     Resolution r = store.resolve(parseTarget("typhoon-command"));
@@ -128,7 +140,7 @@ TEST_CASE("roster store: the sample roster imports checks clean and resolves eve
     // a county-level person is not inside one of the county's townships
     CHECK(store.resolve(parseTarget("district-flood-chief@330212101000")).recipients.empty());
     CHECK(ids(store.resolve(parseTarget("*@330212101000"))) == V{"t1201", "v1201"});
-    CHECK(store.resolve(parseTarget("*@330200")).recipients.size() == 30);
+    CHECK(store.resolve(parseTarget("*@330200")).recipients.size() == 33);
     CHECK(ids(store.resolve(parseTarget("maritime-officer@330225"))) == V{"t2501"});
   }
   SECTION("unknown group or role: empty with an error; a known role with nobody under the code: empty, no error") {
@@ -176,7 +188,7 @@ TEST_CASE("roster store: the sample roster imports checks clean and resolves eve
     CHECK(ids(store.list({"", "", "330281", "", 2})) == V{"d8101", "d8102"});
     CHECK(ids(store.list({"reservoir-duty", "", "330281", "", 0})) == V{"r8101"});
     CHECK(ids(store.list({"", "", "", "海燕", 0})) == V{"c003"});
-    CHECK(store.list().size() == 30);
+    CHECK(store.list().size() == 33);
     CHECK_THROWS_AS(store.list({"", "", "3302", "", 0}), std::invalid_argument);
     auto person = store.person("t1201");
     REQUIRE(person);
@@ -196,12 +208,12 @@ TEST_CASE("roster store: the sample roster imports checks clean and resolves eve
   }
   SECTION("the roster survives reopening") {
     RosterStore again(dir.file("roster.db"));
-    CHECK(again.size() == 30);
+    CHECK(again.size() == 33);
     CHECK(ids(again.resolve(parseTarget("city-leaders"))) == V{"c001", "c002"});
   }
   SECTION("importing the same file again changes nothing") {
     ImportReport second = importOk(store, parse, ImportMode::replace);
-    CHECK(second.unchanged == 30);
+    CHECK(second.unchanged == 33);
     CHECK(second.added + second.updated + second.removed == 0);
   }
 }
