@@ -630,7 +630,13 @@ class Outlet {
       Escalation e = roster_->chain(o.chainRoot);
       const std::optional<Recipient>& next = o.nextWave == 1 ? e.deputy : e.superior;
       auto a = store_->alert(o.alertKey);
-      if (next && a) {
+      if (next && a && a->status != "actual" && !addressedBy(*a, next->personId)) {
+        // A drill or test reaches only the persons its own targets name (its destination opted in to that
+        // status): a participant's deputy who is a real duty officer outside the drill is never texted.
+        log_.warn("sms", o.alertKey + " (" + a->status + "): " + o.chainRoot + " has not answered; " +
+                             (o.nextWave == 1 ? "deputy " : "superior ") + next->personId +
+                             " is not among its recipients: not escalated (a drill never leaves its lane)");
+      } else if (next && a) {
         auto person = roster_->person(next->personId);
         std::string lang = person && person->language != templates_.settings.defaultLanguage ? person->language : "";
         store_->fanOut(*a, {{next->personId, next->name, next->mobile, o.nextWave, o.chainRoot, lang}}, now);
@@ -643,6 +649,13 @@ class Outlet {
       }
       store_->noteEscalated(o.alertKey, o.chainRoot, o.nextWave, now);
     }
+  }
+
+  // Whether the alert addressed `personId` (any wave, sent or waiting).
+  bool addressedBy(const AlertRow& a, const std::string& personId) {
+    for (auto& p : store_->reached(a.key, /*queuedToo=*/true))
+      if (p.personId == personId) return true;
+    return false;
   }
 
   void publishSummaries(int64_t now) {

@@ -544,3 +544,57 @@ to = ["dashboard:city-desk"]
   std::string log = sms.log();
   CHECK(log.find("cancelled by fire/TY-F-3") != std::string::npos);
 }
+
+TEST_CASE("sms: an unanswered drill never escalates to a deputy outside the drill", "[sms][drill]") {
+  TempDir dir;
+  BrokerSetup setup = defaultSetup();
+  setup.rulesToml = R"(
+[destinations."sms:drill"]
+accept_status = ["exercise"]
+
+[[rule]]
+name = "drills"
+status = ["exercise"]
+kind = ["warning"]
+to = ["sms:drill"]
+)";
+  BrokerProcess broker(dir, setup);
+  broker.start();
+  std::string config = writeConfig(dir, broker,
+                                   "[answers]\nwave_minutes = 0.01\nmax_wave = 2\n"
+                                   "deadline_minutes = { orange = 0.01 }\n");
+  // p0's deputy is p1, inside the drill; p1's deputy and superior are real duty officers outside it.
+  std::ofstream(dir.file("roster.csv")) << "id,name,mobile,roles,admin_code,groups,deputy,superior,language\n"
+                                           "p0,演练甲,13805740100,duty-officer,330212,drill,p1,,\n"
+                                           "p1,演练乙,13805740101,duty-officer,330212,drill,r0,r1,\n"
+                                           "r0,值班员,13805740200,duty-officer,330212,duty,,,\n"
+                                           "r1,带班领导,13805740201,duty-leader,330212,duty,,,\n";
+  REQUIRE(runCommand(kSms + " --config " + config + " roster import " + dir.file("roster.csv")).status == 0);
+  ChildProcess sms({kSms, "--config", config}, dir.file("sms.log"));
+  REQUIRE(waitForFile(dir.file("sms-state/callbacks.url")));
+  {
+    Client met(broker.clientOptions("met"));
+    auto w = sampleWarning("EX-ESC-1", "typhoon", schema::Colour::ORANGE, "330212", nowMs() + 3600000);
+    capnp::MallocMessageBuilder b;
+    {
+      capnp::FlatArrayMessageReader r(w);
+      b.setRoot(r.getRoot<schema::Message>());
+    }
+    b.getRoot<schema::Message>().setStatus(schema::Status::EXERCISE);
+    met.publish(b);
+    REQUIRE(waitFor([&] { return met.pending() == 0; }, 10000, &met));
+  }
+  // Nobody answers. p0's chain escalates to p1 (a participant, who already has it); p1's chain stops
+  // at the edge of the drill, twice (deputy, then superior), and says so.
+  REQUIRE(waitFor(
+      [&] {
+        std::string log = sms.log();
+        return log.find("deputy r0 is not among its recipients: not escalated") != std::string::npos &&
+               log.find("superior r1 is not among its recipients: not escalated") != std::string::npos;
+      },
+      20000));
+  std::set<std::string> to;
+  for (auto& [id, v] : spool(dir.file("sms-state/spool"))) to.insert(v.first);
+  CHECK(to == std::set<std::string>{"+8613805740100", "+8613805740101"});
+  CHECK(sms.stop() == 0);
+}
