@@ -174,6 +174,38 @@ TEST_CASE("cap: namespaces and versions", "[cap]") {
     CHECK(!r.accepted);
     CHECK(hasProblem(r, "alert", "namespace"));
   }
+  SECTION("ForeignNamespace::warn: read as CAP 1.2 with one warning naming the namespace") {
+    std::string doc = readFile(kDataDir + "cap12-update.xml");
+    const std::string ns = "urn:oasis:names:tc:emergency:cap:1.2";
+    doc.replace(doc.find(ns), ns.size(), "urn:oasis:names:tc:emergency:cap:1.3");
+    capnp::MallocMessageBuilder b;
+    auto r = parseCap(doc, "t", 0, b, ForeignNamespace::warn);
+    INFO(problems(r));
+    CHECK(r.accepted);
+    CHECK(r.capVersion == "1.2");
+    REQUIRE(r.problems.size() == 1);
+    CHECK(r.problems[0].level == CapProblem::Level::warning);
+    CHECK(r.problems[0].position == "alert");
+    CHECK(r.problems[0].field == "xmlns");
+    CHECK(r.problems[0].value == "urn:oasis:names:tc:emergency:cap:1.3");
+    CHECK(r.problems[0].str() ==
+          "t: warning: alert: xmlns=\"urn:oasis:names:tc:emergency:cap:1.3\": not a CAP 1.0, 1.1 or 1.2 namespace; "
+          "read as CAP 1.2");
+    SECTION("no namespace at all is named as such") {
+      capnp::MallocMessageBuilder b2;
+      auto r2 = parseCap("<alert/>", "t", 0, b2, ForeignNamespace::warn);
+      CHECK(!r2.accepted);  // an empty alert: its own errors
+      REQUIRE(!r2.problems.empty());
+      CHECK(r2.problems[0].level == CapProblem::Level::warning);
+      CHECK(r2.problems[0].value == "(none)");
+    }
+    SECTION("the default still refuses it") {
+      capnp::MallocMessageBuilder b3;
+      auto r3 = parseCap(doc, "t", 0, b3);
+      CHECK(!r3.accepted);
+      CHECK(hasProblem(r3, "alert", "namespace"));
+    }
+  }
   SECTION("a feed is not an alert") {
     capnp::MallocMessageBuilder b;
     auto r = parseCap("<feed xmlns='http://www.w3.org/2005/Atom'/>", "t", 0, b);
