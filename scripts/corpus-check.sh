@@ -12,6 +12,8 @@
 # tests/data/corpus-baseline.tsv; --update-baseline rewrites that file with today's counts (do it after a
 # deliberate parser change or a new capture, and say why in the commit; ALERTBUS_CORPUS_BASELINE names
 # another baseline file, e.g. for your own captures).
+# Last, when the corpus test is built, it says how the folder compares with the baseline: files read worse or
+# missing (what fails ctest), files not in the baseline yet, files read better than it.
 # Builds first if the adapters are missing. Exit status 0 unless a folder could not be read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,5 +65,16 @@ if ((${#files[@]})) && [[ -n "${ALERTBUS_CORPUS_ADAPTER:-}" ]]; then
   for a in $ALERTBUS_CORPUS_ADAPTER; do
     for f in "${files[@]}"; do check "$a" "$f"; done
   done
+fi
+
+# Against the baseline (what ctest checks): files read worse or missing, new files, files read better.
+test=build/tests/unit/unit_corpus_corpus_baseline_test
+if [[ -x "$test" ]]; then
+  echo "== tests/data/corpus-baseline.tsv (${ALERTBUS_CORPUS_BASELINE:-committed baseline}) =="
+  if ALERTBUS_CORPUS="$(cd "$corpus" && pwd)" "$test" >/tmp/corpus-check.$$ 2>&1; then result="no file read worse"; else
+    result="FAILED"; fi
+  awk '/: warning:|FAILED:/{p=1} p{print} /^$/{p=0}' /tmp/corpus-check.$$
+  rm -f /tmp/corpus-check.$$
+  echo "baseline: $result"
 fi
 exit $status
