@@ -332,11 +332,14 @@ AisResult AisDecoder::feed(std::string_view line, int64_t receivedMs) {
   std::string_view payload = f[5];
   if (payload.size() > options_.maxPayloadChars) return reject(r, "payload", payload, "too long");
 
+  r.fragmentCount = count;
+  r.fragmentNumber = num;
   if (count == 1) return decodePayload(r, payload, fill);
 
   // Multi-sentence: one pending group per (talker, sequence id, channel).
   if (!groups_.empty()) expireGroups(receivedMs);
   const char key[4] = {tag[0], tag[1], f[3].empty() ? '-' : f[3][0], r.channel ? r.channel : '-'};
+  std::copy(key, key + 4, r.groupKey);
   Group* g = nullptr;
   for (Group& x : groups_)
     if (x.used && std::equal(key, key + 4, x.key)) g = &x;

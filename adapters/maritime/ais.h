@@ -83,6 +83,12 @@ struct AisResult {
   AisTimeSource timeSource = AisTimeSource::Received;
   char channel = 0;                         // 'A', 'B', '1', '2' or 0 when empty
   bool ownShip = false;                     // VDO rather than VDM
+  // Where the sentence stands in its message, once its framing was read (0 before: blank, comment, a line
+  // refused by its checksum or fields). For count > 1, groupKey is the reassembly group (talker 2 chars,
+  // sequence id, channel; '-' for an empty one): after any outcome but Pending that group is no longer
+  // pending. For `alertbus-maritime decode` (ais_decode.h), which names the sentences of each report.
+  int fragmentCount = 0, fragmentNumber = 0;
+  char groupKey[4] = {};
 };
 
 struct AisDecoderOptions {

@@ -3,13 +3,23 @@
 // broker routes to outlet maritime-watch (typhoon, gale, storm surge) are matched against it, and
 // "vessels at risk" reports list the ships inside a warning area and not in a port or shelter, updated as
 // ships move and warnings change. NAVTEX receptions become navigational warnings. The logic is
-// adapters/maritime/ (pure); this file wires it to the shared runtime.
+// adapters/maritime/ (pure); this file wires it to the shared runtime. `alertbus-maritime decode FILE|-` prints
+// the AIS reports of a log or stream as JSON lines instead (ais_decode.h), without config or broker.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <memory>
+
+#include <CLI/CLI.hpp>
 
 #include "common/clock.h"
 #include "adapters/common/runtime.h"
 #include "adapters/maritime/ais.h"
+#include "adapters/maritime/ais_decode.h"
 #include "adapters/maritime/navtex.h"
 #include "adapters/maritime/risk.h"
 #include "adapters/maritime/vessel_registry.h"
@@ -270,15 +280,113 @@ class Maritime {
   size_t lastWarnings_ = 0;
 };
 
+// Longest input line kept whole; a longer one (no AIS sentence is near it) is reported and skipped.
+constexpr size_t kMaxDecodeLineBytes = 64 * 1024;
+
+// `decode FILE|-`: reads the input in chunks (a stream from a receiver prints as it arrives), splits lines on
+// LF, CRLF or CR alone (as the adapter does), and writes reports to stdout and diagnostics to stderr.
+// Returns 0 however bad the lines are; 1 when the input cannot be opened or read, or stdout cannot be written.
+int decodeCommand(const std::string& input) {
+  const int fd = input == "-" ? 0 : ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    std::fprintf(stderr, "alertbus-maritime decode: %s: %s\n", input.c_str(), std::strerror(errno));
+    return 1;
+  }
+  maritime::AisDecodeStream stream;
+  std::vector<maritime::AisDecodeLine> out;
+  auto emit = [&] {
+    for (auto& l : out) {
+      FILE* f = l.kind == maritime::AisDecodeLine::Kind::report ? stdout : stderr;
+      std::fwrite(l.text.data(), 1, l.text.size(), f);
+      std::fputc('\n', f);
+    }
+    out.clear();
+  };
+  std::string line;
+  uint64_t lineNo = 1;
+  bool afterCr = false, tooLong = false;
+  auto endLine = [&] {
+    if (tooLong)
+      out.push_back({maritime::AisDecodeLine::Kind::diagnostic,
+                     "line " + std::to_string(lineNo) + ": longer than " + std::to_string(kMaxDecodeLineBytes) +
+                         " bytes; skipped"});
+    else
+      stream.feed(line, lineNo, wallClockMs(), out);
+    line.clear();
+    tooLong = false;
+    ++lineNo;
+  };
+  char buf[64 * 1024];
+  ssize_t n;
+  int readErrno = 0;
+  // read(2), not fread: on a pipe it returns what has arrived, so a live stream is printed as it comes.
+  while ((n = ::read(fd, buf, sizeof buf)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      readErrno = errno;
+      break;
+    }
+    for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
+      const char c = buf[i];
+      if (c == '\n' && afterCr) {  // the LF of a CRLF: that line has ended already
+        afterCr = false;
+        continue;
+      }
+      afterCr = c == '\r';
+      if (c == '\n' || c == '\r') {
+        endLine();
+      } else if (line.size() < kMaxDecodeLineBytes) {
+        line.push_back(c);
+      } else {
+        tooLong = true;
+      }
+    }
+    emit();
+    std::fflush(stdout);
+  }
+  if (readErrno)
+    std::fprintf(stderr, "alertbus-maritime decode: %s: read error: %s\n", input.c_str(), std::strerror(readErrno));
+  if (!line.empty() || tooLong) endLine();  // a last line without a line end
+  stream.finish(out);
+  emit();
+  if (fd != 0) ::close(fd);
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "alertbus-maritime decode: cannot write to stdout: %s\n", std::strerror(errno));
+    return 1;
+  }
+  return readErrno ? 1 : 0;
+}
+
+// The decode subcommand's command line (CLI11); the adapter's own is runAdapter's.
+int decodeMain(int argc, char** argv) {
+  CLI::App app{"alertbus-maritime: AIS tools"};
+  std::string input;
+  auto* decode = app.add_subcommand(
+      "decode", "print every AIS report of an NMEA log (or '-' for standard input) as one JSON object per line: "
+                "type, MMSI, position, speed, course, heading, name, call sign, ship type and the sentences it came "
+                "from; lines that cannot be decoded go to stderr with their line number and reason");
+  decode->add_option("input", input, "AIS log file, or - to read standard input (e.g. nc receiver 4001 | ...)")
+      ->required();
+  app.require_subcommand(1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return decodeCommand(input);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "decode") == 0) return decodeMain(argc, argv);
   Config config;
   std::unique_ptr<Maritime> m;
 
   adapter::AdapterSpec spec;
   spec.name = "maritime";
-  spec.summary = "AIS vessel registry, vessels-at-risk reports for warnings at sea, NAVTEX navigational warnings";
+  spec.summary = "AIS vessel registry, vessels-at-risk reports for warnings at sea, NAVTEX navigational warnings "
+                 "(and `alertbus-maritime decode FILE|-`: every AIS report as a JSON line, see decode --help)";
   spec.configure = [&](TomlReader& r, const toml::table* t) {
     readConfig(r, t, config);
     m = std::make_unique<Maritime>(config);

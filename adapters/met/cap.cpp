@@ -1451,7 +1451,8 @@ bool documentAsUtf8(std::string_view xml, std::string_view source, std::string& 
 
 }  // namespace
 
-CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out) {
+CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out,
+                   ForeignNamespace foreign) {
   CapResult result;
   Reporter rep{result, source};
   tlTextNeedsCleaning = false;  // until the reader says otherwise (below)
@@ -1503,11 +1504,16 @@ CapResult parseCap(std::string_view xml, std::string_view source, int64_t receiv
   const bool capNs = nsv.substr(0, kNsPrefix.size()) == kNsPrefix &&
                      (nsv.substr(kNsPrefix.size()) == "1.0" || nsv.substr(kNsPrefix.size()) == "1.1" ||
                       nsv.substr(kNsPrefix.size()) == "1.2");
-  if (!capNs) {
+  if (capNs) {
+    result.capVersion = std::string(nsv.substr(kNsPrefix.size()));
+  } else if (foreign == ForeignNamespace::warn) {
+    rep.warn("alert", nsAttr, declared && !ns.empty() ? ns : std::string_view("(none)"),
+             "not a CAP 1.0, 1.1 or 1.2 namespace; read as CAP 1.2");
+    result.capVersion = "1.2";
+  } else {
     if (!xs.finish()) return malformed();
     return fail("alert", nsAttr, ns, "not a CAP 1.0, 1.1 or 1.2 namespace");
   }
-  result.capVersion = std::string(nsv.substr(kNsPrefix.size()));
 
   CapCollector(xs, doc, colon == 0).alert();
   if (!xs.finish()) return malformed();

@@ -98,8 +98,8 @@ constexpr unsigned capFirstSegmentWords(size_t xmlBytes) {
 //
 // Errors (accepted = false): input larger than kMaxCapBytes, malformed XML (one error naming what is wrong,
 // with its offset: see xml_stream.h for what the reader refuses), any DOCTYPE or ENTITY declaration (refused,
-// never resolved; field "DOCTYPE"), a root that is not alert in a CAP
-// 1.0/1.1/1.2 namespace (any prefix), missing/invalid identifier (CAP: no whitespace, ',', '<' or '&'),
+// never resolved; field "DOCTYPE"), a root that is not alert, or (by default: see Namespace below) not in a
+// CAP 1.0/1.1/1.2 namespace (any prefix), missing/invalid identifier (CAP: no whitespace, ',', '<' or '&'),
 // sender, sent, status, msgType or scope (Public/Restricted/Private), an Update or Cancel without a usable
 // reference (it would look like a new alert, or withdraw nothing), no info in an Alert or Update.
 // A Cancel without <info> (IPAWS does this; CAP allows it) is accepted with an empty warning list: the
@@ -116,7 +116,14 @@ constexpr unsigned capFirstSegmentWords(size_t xmlBytes) {
 // (they hold the largest document seen, at most about 2 x kMaxCapBytes), so a document allocates only
 // `out`'s segments (none with CapScratch or a capFirstSegmentWords-sized builder for typical documents).
 // bench/cap_bench.cpp measures it against pugixml's parse alone.
-CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out);
+// Namespace: a root alert in a namespace other than CAP 1.0/1.1/1.2's (another version of CAP's URN, or
+// none) is refused by default; with `foreign` = ForeignNamespace::warn it is read as CAP 1.2 with one warning
+// that names the namespace (position "alert", field the xmlns attribute, value the namespace or "(none)";
+// capVersion "1.2"). Only the root's namespace is checked, once per document: child elements are matched by
+// their local names whatever their prefix (a check per element would cost the hot path).
+enum class ForeignNamespace { refuse, warn };
+CapResult parseCap(std::string_view xml, std::string_view source, int64_t receivedMs, capnp::MessageBuilder& out,
+                   ForeignNamespace foreign = ForeignNamespace::refuse);
 
 // Hardened XML loading shared by every met parser (CAP, feeds, EDXL-DE, GB/T). Loads `bytes` into `doc`.
 // Refused with one error appended to `problems` (position "document" or "offset N"): input larger than

@@ -34,10 +34,11 @@ void error(MetOutput& out, std::string_view source, std::string position, std::s
 
 // Maps one CAP document (standalone or from a container) and files the result.
 void takeCap(MetOutput& out, std::string_view xml, const std::string& source, int64_t receivedMs,
-             const std::string& originalOverride = {}, const char* contentTypeOverride = nullptr) {
+             const std::string& originalOverride = {}, const char* contentTypeOverride = nullptr,
+             ForeignNamespace foreign = ForeignNamespace::refuse) {
   // Sized from the document: one segment, one allocation (cap.h); the message is kept, so no shared scratch.
   auto b = std::make_unique<capnp::MallocMessageBuilder>(capFirstSegmentWords(xml.size()));
-  CapResult r = parseCap(xml, source, receivedMs, *b);
+  CapResult r = parseCap(xml, source, receivedMs, *b, foreign);
   // parseCap's problems carry the source it was given; keep them as they are.
   for (auto& p : r.problems) out.output.problems.push_back(toInput(p, p.source));
   if (!r.accepted) {
@@ -59,6 +60,70 @@ bool isCapNs(std::string_view ns) {
          ns == "urn:oasis:names:tc:emergency:cap:1.2";
 }
 
+// CAP's URN with a version this reader does not know ("urn:oasis:names:tc:emergency:cap:1.3").
+bool isOtherCapVersion(std::string_view ns) {
+  return ns.rfind("urn:oasis:names:tc:emergency:cap:", 0) == 0 && !isCapNs(ns);
+}
+
+// The namespace declaration attribute of element `n`'s own prefix: "xmlns" or "xmlns:cap".
+std::string xmlnsAttribute(const pugi::xml_node& n) {
+  std::string_view q = n.name();
+  size_t colon = q.find(':');
+  return colon == std::string_view::npos ? "xmlns" : "xmlns:" + std::string(q.substr(0, colon));
+}
+
+// The warning that a document outside CAP's namespaces was read anyway, naming the namespace and how.
+void foreignNamespaceWarning(MetOutput& out, const std::string& source, const pugi::xml_node& root,
+                             const std::string& ns, const char* readAs) {
+  out.output.problems.push_back(adapter::InputProblem{
+      adapter::InputProblem::Level::warning, source, "alert", xmlnsAttribute(root), clipValue(ns.empty() ? "(none)" : ns),
+      std::string(ns.empty() ? "prefix not declared, so in no namespace" : "not a CAP 1.0, 1.1 or 1.2 namespace") +
+          "; read as " + readAs});
+}
+
+// "alerts/alert[2]": the element path of `n` from the document element, 1-based among same-named siblings.
+std::string elementPath(pugi::xml_node n) {
+  std::string path;
+  for (; n && n.type() == pugi::node_element; n = n.parent()) {
+    std::string step = n.name();
+    if (n.parent().type() == pugi::node_element) {
+      size_t index = 1;
+      for (auto s = n.previous_sibling(n.name()); s; s = s.previous_sibling(n.name())) ++index;
+      step += "[" + std::to_string(index) + "]";
+    }
+    path = path.empty() ? step : step + "/" + path;
+  }
+  return path;
+}
+
+// How deep below the document element a non-standard container's alerts are looked for: a SOAP
+// Envelope/Body/getMessagesResponse/messages/alert is 4 deep.
+constexpr int kMaxContainerDepth = 8;
+
+// The CAP alerts (alert in a CAP 1.0/1.1/1.2 namespace) below `root`, in document order, not looking inside
+// an alert; iterative, so hostile nesting cannot exhaust the stack.
+std::vector<pugi::xml_node> capAlertsBelow(const pugi::xml_node& root) {
+  std::vector<pugi::xml_node> alerts;
+  pugi::xml_node n = root.first_child();
+  int depth = 1;
+  while (n && n != root) {
+    const bool element = n.type() == pugi::node_element;
+    const bool alert = element && localName(n) == "alert" && isCapNs(namespaceOf(n));
+    if (alert) alerts.push_back(n);
+    if (element && !alert && depth < kMaxContainerDepth && n.first_child()) {
+      n = n.first_child();
+      ++depth;
+      continue;
+    }
+    while (n != root && !n.next_sibling()) {
+      n = n.parent();
+      --depth;
+    }
+    if (n != root) n = n.next_sibling();
+  }
+  return alerts;
+}
+
 }  // namespace
 
 const char* metFormatName(MetFormat f) {
@@ -68,6 +133,7 @@ const char* metFormatName(MetFormat f) {
     case MetFormat::rss: return "rss";
     case MetFormat::edxlDe: return "edxl-de";
     case MetFormat::gbt: return "gbt";
+    case MetFormat::capContainer: return "cap-container";
     case MetFormat::unknown: break;
   }
   return "unknown";
@@ -138,8 +204,16 @@ MetOutput parseMetDocument(std::string_view bytes, std::string_view source, int6
     takeCap(out, bytes, src, receivedMs);
     return out;
   }
+  if (name == "alert" && isOtherCapVersion(ns)) {  // parseCap names the namespace in its warning
+    out.format = MetFormat::cap;
+    takeCap(out, bytes, src, receivedMs, {}, nullptr, ForeignNamespace::warn);
+    return out;
+  }
   if (name == "alert") {
     out.format = MetFormat::gbt;
+    // GB/T 35965-style XML has no namespace; anything else is said, since it may not be what it looks like.
+    if (!ns.empty() || std::string_view(root.name()).find(':') != std::string_view::npos)
+      foreignNamespaceWarning(out, src, root, ns, "a GB/T 35965-style alert (CAP-like element names)");
     auto b = std::make_unique<capnp::MallocMessageBuilder>();
     CapResult r = parseGbt(bytes, source, receivedMs, *b);
     addProblems(out, r.problems, src);
@@ -182,9 +256,24 @@ MetOutput parseMetDocument(std::string_view bytes, std::string_view source, int6
     for (auto& a : e.alerts) takeCap(out, a.xml, src + "#" + a.key, receivedMs);
     return out;
   }
-  error(out, source, std::string(root.name()), "root", std::string(root.name()) + (ns.empty() ? "" : " " + ns),
+  const std::string container = std::string(root.name()) + (ns.empty() ? "" : " " + ns);
+  if (auto alerts = capAlertsBelow(root); !alerts.empty()) {
+    // Some systems wrap several CAP alerts in a root of their own (<alerts>, a SOAP envelope): each alert is
+    // read on its own, with a warning naming the wrapper, rather than refusing them all.
+    out.format = MetFormat::capContainer;
+    for (size_t i = 0; i < alerts.size(); ++i) {
+      const std::string s = src + "#alert[" + std::to_string(i + 1) + "]";
+      out.output.problems.push_back(adapter::InputProblem{
+          adapter::InputProblem::Level::warning, s, elementPath(alerts[i]), "container", clipValue(container),
+          "CAP alert inside <" + std::string(root.name()) +
+              ">, which is not a standard container (Atom, RSS, EDXL-DE); read alert by alert"});
+      takeCap(out, serialiseElement(alerts[i]), s, receivedMs);
+    }
+    return out;
+  }
+  error(out, source, std::string(root.name()), "root", container,
         "unsupported format: root element is not a CAP or GB/T <alert>, an Atom <feed>, an RSS <rss> or an "
-        "EDXL-DE <EDXLDistribution>");
+        "EDXL-DE <EDXLDistribution>, and holds no CAP alert");
   return out;
 }
 

@@ -12,9 +12,9 @@
 
 namespace alertbus::met {
 
-enum class MetFormat { unknown, cap, atom, rss, edxlDe, gbt };
+enum class MetFormat { unknown, cap, atom, rss, edxlDe, gbt, capContainer };
 
-// "cap" | "atom" | "rss" | "edxl-de" | "gbt" | "unknown"
+// "cap" | "atom" | "rss" | "edxl-de" | "gbt" | "cap-container" | "unknown"
 const char* metFormatName(MetFormat f);
 
 // A document the runtime should fetch and hand to parseMetDocument (from a feed's entry links).
@@ -44,9 +44,21 @@ struct MetOutput {
 // ASCII-compatible encoding) is alert in a CAP namespace goes straight to parseCap; everything else is
 // loaded with loadXml (DOCTYPE/XXE refused, encodings handled) and dispatched on the root element and its
 // namespace:
-//   alert in a CAP 1.0/1.1/1.2 namespace -> parseCap;  alert in no/any other namespace -> parseGbt;
+//   alert in a CAP 1.0/1.1/1.2 namespace -> parseCap;
+//   alert in CAP's URN with another version ("...:cap:1.3") -> parseCap, read as CAP 1.2 with a warning
+//     naming the namespace (ForeignNamespace::warn);
+//   alert in no namespace -> parseGbt; alert in any other namespace (or with an undeclared prefix) ->
+//     parseGbt, with a warning first (position "alert", field the xmlns attribute, value the namespace or
+//     "(none)") saying it was read as a GB/T 35965-style alert: a document outside CAP's namespaces is
+//     never taken silently;
 //   Atom feed / RSS rss -> parseFeed, then parseCap on every embedded or index-synthesised alert;
-//   EDXL-DE 1.0 EDXLDistribution -> parseEdxl, then parseCap on every CAP alert;  anything else -> error.
+//   EDXL-DE 1.0 EDXLDistribution -> parseEdxl, then parseCap on every CAP alert;
+//   any other root that holds CAP alerts (alert in a CAP 1.0/1.1/1.2 namespace, up to 8 levels below it,
+//     e.g. <alerts><alert>...</alert><alert>...</alert></alerts> or a SOAP envelope) -> format
+//     "cap-container": each alert read on its own with parseCap (source "<source>#alert[2]") after a
+//     warning naming the container (position the alert's element path, field "container", value the
+//     root's name and namespace), so one odd wrapper does not refuse them all;
+//   anything else -> error.
 // Messages: Message.id = the CAP/GB/T identifier (deterministic: the same document gives the same id, so
 // the broker's duplicate detection works across re-polls); Message.sender empty (broker stamps it).
 // provenance: contentType "application/cap+xml" (CAP, alerts in feeds and envelopes),

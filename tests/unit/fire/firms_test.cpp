@@ -1,15 +1,18 @@
 // FIRMS CSV parser and format detection (adapters/fire/firms.h): MODIS and VIIRS layouts from the samples in
-// tests/data/fire/, every line rejection with field/value/reason, hostile input, and the shared helpers.
+// tests/data/fire/ and the real captures of the corpus, every line rejection with field/value/reason, hostile
+// input, and the shared helpers.
 #include "adapters/fire/firms.h"
 
 #include <catch2/catch.hpp>
 
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
+
+#include "tests/unit/corpus.h"
 
 using namespace alertbus;
 using namespace alertbus::fire;
+using namespace alertbus::testing;
 
 namespace {
 
@@ -211,38 +214,41 @@ TEST_CASE("firms: format detection", "[fire][firms]") {
   CHECK(detectFireFormat(R"({"type":"Feature","geometry":null})").description == "unsupported format (GeoJSON Feature)");
 }
 
-TEST_CASE("firms: real FIRMS captures parse if present", "[fire][firms]") {
-  const std::string dir = "/work/shared/realdata/fire/";
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) {
-    WARN("skipped: " << dir << " not present");
-    return;
-  }
-  auto modis = readFile(dir + "firms-modis-c61-europe-24h-2022-08-31.csv");
-  auto viirs = readFile(dir + "firms-viirs-snpp-c2-europe-24h-2022-09-04.csv");
-  auto nsw = readFile(dir + "au-nsw-rfs-hazard-reduction-feed-2020-10-10.json");
-  int64_t later = 1785211200000LL;
-  if (!modis.empty()) {
-    CHECK(detectFireFormat(modis).format == FireFormat::firmsModis);
-    auto r = parseFirmsCsv(modis, "modis", later);
-    INFO(problems(r));
-    CHECK(r.rejected == 0);
-    CHECK(r.accepted == 203);
-    CHECK(r.hotspots.size() + r.filtered == 203);
-  }
-  if (!viirs.empty()) {
-    CHECK(detectFireFormat(viirs).format == FireFormat::firmsViirs);
-    auto r = parseFirmsCsv(viirs, "viirs", later);
-    CHECK(r.rejected == 0);
-    CHECK(r.accepted == 1205);
-    CHECK(r.filtered == 34);  // the "low" lines
-  }
-  if (!nsw.empty()) {
-    auto g = detectFireFormat(nsw);
-    CHECK(g.format == FireFormat::unknown);
-    INFO(g.description);
-    CHECK(g.description.find("unsupported format (JSON object with keys") == 0);
-  }
+// The real FIRMS captures of the corpus (tests/unit/corpus.h); each case is skipped (ctest) without its file.
+TEST_CASE("firms: the real MODIS C6.1 Europe 24 h capture", "[fire][firms][corpus]") {
+  const std::string rel = "fire/firms-modis-c61-europe-24h-2022-08-31.csv";
+  auto f = corpusFile(rel);
+  if (!f) return reportCorpusSkipped(rel + " is not in " + corpusDir());
+  auto modis = readCorpusFile(f->path);
+  CHECK(detectFireFormat(modis).format == FireFormat::firmsModis);
+  auto r = parseFirmsCsv(modis, "modis", 1785211200000LL);
+  INFO(problems(r));
+  CHECK(r.rejected == 0);
+  CHECK(r.accepted == 203);
+  CHECK(r.hotspots.size() + r.filtered == 203);
+}
+
+TEST_CASE("firms: the real VIIRS S-NPP Europe 24 h capture", "[fire][firms][corpus]") {
+  const std::string rel = "fire/firms-viirs-snpp-c2-europe-24h-2022-09-04.csv";
+  auto f = corpusFile(rel);
+  if (!f) return reportCorpusSkipped(rel + " is not in " + corpusDir());
+  auto viirs = readCorpusFile(f->path);
+  CHECK(detectFireFormat(viirs).format == FireFormat::firmsViirs);
+  auto r = parseFirmsCsv(viirs, "viirs", 1785211200000LL);
+  INFO(problems(r));
+  CHECK(r.rejected == 0);
+  CHECK(r.accepted == 1205);
+  CHECK(r.filtered == 34);  // the "low" lines
+}
+
+TEST_CASE("firms: the real NSW RFS hazard-reduction JSON is refused as an unsupported format", "[fire][firms][corpus]") {
+  const std::string rel = "fire/au-nsw-rfs-hazard-reduction-feed-2020-10-10.json";
+  auto f = corpusFile(rel);
+  if (!f) return reportCorpusSkipped(rel + " is not in " + corpusDir());
+  auto g = detectFireFormat(readCorpusFile(f->path));
+  CHECK(g.format == FireFormat::unknown);
+  INFO(g.description);
+  CHECK(g.description.find("unsupported format (JSON object with keys") == 0);
 }
 
 TEST_CASE("firms: helpers parse ISO 8601 with offsets", "[fire][firms]") {

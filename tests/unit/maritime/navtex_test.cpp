@@ -1,7 +1,7 @@
 // NAVTEX parsing: framing (CR, LF, CRLF, chunked streams, missing NNNN, garbled headers), every subject
 // indicator, every position form, date-time groups, garble ratio, cancellations, ids, and validateMessage on all
-// output. Samples in tests/data/navtex/ (written for these tests, Chinese-coast style). With
-// ALERTBUS_NAVTEX_CORPUS=<dir>, also prints per file what was accepted or rejected and why.
+// output. Samples in tests/data/navtex/ (written for these tests, Chinese-coast style), and every real
+// reception of the corpus (tests/unit/corpus.h).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include "adapters/maritime/navtex.h"
 #include "model/validate.h"
 #include "schemas/message.capnp.h"
+#include "tests/unit/corpus.h"
 
 using namespace alertbus;
 using namespace alertbus::maritime;
@@ -424,35 +425,25 @@ TEST_CASE("navtex: hostile input never crashes and every output validates", "[na
   }
 }
 
-TEST_CASE("navtex: corpus named by ALERTBUS_NAVTEX_CORPUS (skipped when unset)", "[navtex][corpus]") {
-  const char* dir = std::getenv("ALERTBUS_NAVTEX_CORPUS");
-  if (!dir || !*dir) {
-    WARN("ALERTBUS_NAVTEX_CORPUS not set: corpus test skipped");
-    return;
-  }
-  namespace fs = std::filesystem;
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& path : files) {
-    auto out = parseNavtex(readFile(path), path.filename().string(), kNowMs);
-    std::cout << path.filename().string() << ": accepted " << out.accepted << ", rejected " << out.rejected << "\n";
-    for (const auto& mb : out.messages) {
-      auto m = mb->getRoot<schema::Message>().asReader();
-      auto pl = m.getPayload();
-      auto i = pl.isForecast() ? pl.getForecast()[0] : pl.getWarning()[0];
-      auto a = i.getAreas()[0];
-      std::cout << "  " << str(m.getId()) << " " << (pl.isForecast() ? "forecast" : "warning") << " msgType "
-                << static_cast<int>(m.getMsgType()) << " event " << str(i.getEvent()) << " certainty "
-                << static_cast<int>(i.getCertainty()) << " polygons " << a.getPolygons().size() << " circles "
-                << a.getCircles().size();
-      for (auto r : m.getReferences()) std::cout << " ref " << str(r.getId());
-      std::cout << "\n";
-      auto p = validateMessage(m, kNowMs);
-      CHECK_FALSE(p.has_value());
-    }
-    for (const auto& p : out.problems) std::cout << "  " << p.str() << "\n";
+// Every real NAVTEX reception of the corpus (tests/unit/corpus.h): a message or a named refusal per frame, and
+// every message passes validateMessage. scripts/corpus-check.sh prints what each file gave.
+TEST_CASE("navtex: every real NAVTEX reception is read, or refused with a named problem", "[navtex][corpus]") {
+  const auto files = alertbus::testing::corpusFiles(alertbus::testing::CorpusParser::navtex);
+  if (files.empty())
+    return alertbus::testing::reportCorpusSkipped("no NAVTEX receptions (ZCZC frames under navtex*, maritime*) in " +
+                                                  alertbus::testing::corpusDir());
+  for (const auto& f : files) {
+    auto out = parseNavtex(alertbus::testing::readCorpusFile(f.path), f.rel, kNowMs);
+    std::string problems;
+    for (const auto& p : out.problems) problems += p.str() + "\n";
+    INFO(f.rel << ": accepted " << out.accepted << ", rejected " << out.rejected << "\n" << problems);
     CHECK(out.accepted + out.rejected >= 1);
+    CHECK(out.messages.size() == out.accepted);
+    if (out.rejected > 0) CHECK(!out.problems.empty());
+    for (const auto& p : out.problems) {
+      CHECK(!p.field.empty());
+      CHECK(!p.reason.empty());
+    }
+    requireValid(out);
   }
 }

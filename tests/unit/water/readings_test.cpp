@@ -1,22 +1,22 @@
 // Readings parser (adapters/water/readings.h): CSV in its Chinese-hydrology variants (BOM, CRLF, CR, GBK),
 // WaterML 2.0 (units, nil values, the USGS layout), format detection of the formats we do not read, and
-// hostile input. The corpus test runs over $ALERTBUS_WATER_CORPUS when set.
+// hostile input; the real captures of the corpus (tests/unit/corpus.h).
 #include "adapters/water/readings.h"
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cstdlib>
-#include <dirent.h>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "adapters/water/gauge_monitor.h"
+#include "tests/unit/corpus.h"
 
 using namespace alertbus;
 using namespace alertbus::water;
+using namespace alertbus::testing;
 
 namespace {
 
@@ -221,19 +221,21 @@ TEST_CASE("readings: WaterML 2.0 in the USGS daily-values layout", "[water][read
   CHECK(r.problems[0].position == "point[1]");
   CHECK(r.problems[0].field == "time");
   CHECK(r.problems[0].reason == "time missing");
+}
 
-  const std::string real = "/work/shared/realdata/hydro/usgs-waterml2-dv-01646500-potomac.xml";
-  std::string potomac = readFile(real);
-  if (potomac.empty()) {
-    WARN("real USGS WaterML 2.0 capture not present; skipped: " << real);
-  } else {
-    auto p = parseReadings(potomac, real, opt);
-    INFO(problems(p));
-    CHECK(p.format == "waterml2");
-    CHECK(p.readings.size() == 8);
-    CHECK(p.rejected == 1);
-    CHECK(p.readings[0].station == "USGS.01646500");
-  }
+TEST_CASE("readings: the real USGS WaterML 2.0 capture (Potomac daily means)", "[water][readings][corpus]") {
+  const std::string rel = "hydro/usgs-waterml2-dv-01646500-potomac.xml";
+  auto f = corpusFile(rel);
+  if (!f) return reportCorpusSkipped(rel + " is not in " + corpusDir());
+  WaterOptions opt;
+  opt.defaultUtcOffsetMinutes = 0;
+  auto p = parseReadings(readCorpusFile(f->path), rel, opt);
+  INFO(problems(p));
+  CHECK(p.format == "waterml2");
+  CHECK(p.readings.size() == 8);
+  CHECK(p.rejected == 1);  // the first point carries metadata only
+  REQUIRE(!p.readings.empty());
+  CHECK(p.readings[0].station == "USGS.01646500");
 }
 
 TEST_CASE("readings: XML refusals", "[water][readings]") {
@@ -341,28 +343,28 @@ TEST_CASE("readings: hostile sizes are bounded", "[water][readings]") {
   }
 }
 
-TEST_CASE("readings: corpus from ALERTBUS_WATER_CORPUS", "[water][readings][corpus]") {
-  const char* dir = std::getenv("ALERTBUS_WATER_CORPUS");
-  if (!dir || !*dir) {
-    WARN("ALERTBUS_WATER_CORPUS not set; corpus test skipped");
-    return;
-  }
-  DIR* d = opendir(dir);
-  REQUIRE(d != nullptr);
-  std::vector<std::string> files;
-  while (auto* e = readdir(d)) {
-    std::string path = std::string(dir) + "/" + e->d_name;
-    struct stat st {};
-    if (e->d_name[0] != '.' && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) files.push_back(path);
-  }
-  closedir(d);
-  std::sort(files.begin(), files.end());
+// Every real hydrology capture (tests/unit/corpus.h): read, or refused with a named problem for each refusal;
+// every reading names its station, quantity and time. scripts/corpus-check.sh prints what each file gave.
+TEST_CASE("readings: every real water capture is read, or refused with a named problem", "[water][readings][corpus]") {
+  const auto files = corpusFiles(CorpusParser::water);
+  if (files.empty()) return reportCorpusSkipped("no water captures (hydro*, water*, gauge*, waterml*) in " + corpusDir());
   WaterOptions opt;
-  for (auto& path : files) {
-    auto r = parseReadings(readFile(path), path, opt);
-    std::cout << path << ": format " << (r.format.empty() ? "-" : r.format) << ", accepted " << r.readings.size()
-              << ", rejected " << r.rejected << "\n";
-    for (auto& p : r.problems) std::cout << "  " << p.str() << "\n";
+  for (const auto& f : files) {
+    auto r = parseReadings(readCorpusFile(f.path), f.rel, opt);
+    INFO(f.rel << ": format " << (r.format.empty() ? "-" : r.format) << ", accepted " << r.readings.size()
+               << ", rejected " << r.rejected << "\n" << problems(r));
+    CHECK(r.readings.size() + r.rejected > 0);
+    if (r.rejected > 0) CHECK(!r.problems.empty());
+    for (const auto& p : r.problems) {
+      CHECK(p.source == f.rel);
+      CHECK(!p.field.empty());
+      CHECK(!p.reason.empty());
+    }
+    for (const auto& reading : r.readings) {
+      CHECK(!reading.station.empty());
+      CHECK((reading.quantity == "waterLevel" || reading.quantity == "discharge"));
+      CHECK(reading.timeMs != 0);
+    }
   }
 }
 
