@@ -1,23 +1,14 @@
 // Adapter and feed health, and the system messages that report its changes; see health.h.
 #include "broker/health.h"
 
-#include <ctime>
 
 #include "broker/registry.h"  // kBrokerSender
+#include "model/decode_util.h"  // formatIsoUtc
 #include "model/validate.h"
 #include "schemas/message.capnp.h"
 
 namespace alertbus {
 namespace {
-
-std::string isoTime(int64_t ms) {
-  time_t secs = static_cast<time_t>(ms / 1000);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Names and details come from adapters, clipped by bytes: keep them printable and valid UTF-8, so the
 // message passes validation and renders in every outlet.
@@ -106,7 +97,7 @@ std::vector<HealthBoard::FeedView> HealthBoard::feedsOf(const std::string& agenc
       // Nobody reports on this input any more: whatever it was, it is not known to be up.
       v.feed.state = "unknown";
       v.feed.sinceMs = a.disconnectedMs;
-      v.feed.detail = "adapter disconnected " + isoTime(a.disconnectedMs) + "; last reported " + f.state +
+      v.feed.detail = "adapter disconnected " + formatIsoUtc(a.disconnectedMs) + "; last reported " + f.state +
                       (f.detail.empty() ? "" : " (" + f.detail + ")");
     }
     out.push_back(std::move(v));
@@ -126,11 +117,11 @@ std::string healthMessageId(const std::string& runTag, uint64_t n) {
 std::string healthNarrative(const HealthChange& c) {
   std::string s = "adapter " + c.agency;
   if (!c.feed.empty()) s += ", feed " + c.feed;
-  s += ": " + c.from + " -> " + c.to + " since " + isoTime(c.sinceMs);
-  if (c.fromSinceMs) s += " (" + c.from + " since " + isoTime(c.fromSinceMs) + ")";
+  s += ": " + c.from + " -> " + c.to + " since " + formatIsoUtc(c.sinceMs);
+  if (c.fromSinceMs) s += " (" + c.from + " since " + formatIsoUtc(c.fromSinceMs) + ")";
   if (!c.reason.empty()) s += ": " + c.reason;
   if (!c.feed.empty() && !c.recovered())
-    s += c.lastOkMs ? "; last read " + isoTime(c.lastOkMs) : "; never read";
+    s += c.lastOkMs ? "; last read " + formatIsoUtc(c.lastOkMs) : "; never read";
   return cleanText(s);
 }
 

@@ -16,6 +16,7 @@
 #include "client/client.h"
 #include "client/keys.h"
 #include "model/codec.h"
+#include "model/decode_util.h"
 #include "model/facts.h"
 #include "model/json.h"
 #include "model/validate.h"
@@ -35,15 +36,6 @@ std::string readFileOrThrow(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string isoTime(int64_t ms) {
-  time_t s = ms / 1000;
-  struct tm tm;
-  gmtime_r(&s, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // "2026-11-29T08:00:00+08:00" / "...Z" -> UTC ms; throws on bad input.
@@ -77,7 +69,7 @@ void loadMessage(const std::string& path, capnp::MallocMessageBuilder& b, const 
 std::string summarize(const Delivery& d) {
   auto m = d.message;
   MessageFacts f = extractFacts(m, d.sender);
-  std::string s = "seq " + std::to_string(d.seq) + " " + isoTime(d.receivedMs) + " " + d.sender + "/" +
+  std::string s = "seq " + std::to_string(d.seq) + " " + formatIsoUtc(d.receivedMs) + " " + d.sender + "/" +
                   std::string(m.getId().cStr()) + " " + std::string(statusName(f.status)) + " " +
                   std::string(msgTypeName(f.msgType)) + " " + std::string(kindName(f.kind));
   for (auto& e : f.events) s += " " + e;

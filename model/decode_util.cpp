@@ -1,6 +1,8 @@
 // See decode_util.h.
 #include "model/decode_util.h"
 
+#include <cstdio>
+
 #include <iconv.h>
 
 #if defined(__SSE2__)
@@ -177,6 +179,19 @@ void civilFromDays(int64_t z, int& y, unsigned& m, unsigned& d) {
   d = doy - (153 * mp + 2) / 5 + 1;
   m = mp < 10 ? mp + 3 : mp - 9;
   y = static_cast<int>(static_cast<int64_t>(yoe) + era * 400 + (m <= 2));
+}
+
+std::string formatIsoUtc(int64_t ms) {
+  int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  int64_t days = s >= 0 ? s / 86400 : (s - 86399) / 86400;
+  int64_t rem = s - days * 86400;
+  int y;
+  unsigned m, d;
+  civilFromDays(days, y, m, d);
+  char buf[40];
+  snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, int(rem / 3600), int(rem % 3600 / 60),
+           int(rem % 60));
+  return buf;
 }
 
 double greatCircleKm(double lat1, double lon1, double lat2, double lon2) {

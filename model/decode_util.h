@@ -41,6 +41,10 @@ int64_t daysFromCivil(int64_t y, unsigned m, unsigned d);
 // The proleptic Gregorian date of day `z` since 1970-01-01 (Howard Hinnant's civil_from_days). O(1).
 void civilFromDays(int64_t z, int& y, unsigned& m, unsigned& d);
 
+// `ms` since the epoch as ISO 8601 UTC to the second, "2022-08-31T00:03:00Z" (floored, also before 1970).
+// The one formatter for texts and logs (fire reports, feed health, the CLI).
+std::string formatIsoUtc(int64_t ms);
+
 // Great-circle distance in km between two WGS 84 points (degrees), on the mean Earth radius 6371.0088 km
 // (haversine). Accurate to about 0.5 % (the Earth is not a sphere): fine for alert areas and ships.
 double greatCircleKm(double lat1, double lon1, double lat2, double lon2);

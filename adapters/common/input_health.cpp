@@ -1,21 +1,9 @@
 // Staleness of quiet inputs and unreadable feed bodies; see input_health.h.
 #include "adapters/common/input_health.h"
 
-#include <ctime>
+#include "model/decode_util.h"  // formatIsoUtc
 
 namespace alertbus::adapter {
-namespace {
-
-std::string isoTime(int64_t ms) {
-  time_t secs = static_cast<time_t>(ms / 1000);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
 
 bool QuietInput::stale(int64_t nowMs) const {
   if (staleAfterMs_ <= 0) return false;
@@ -24,8 +12,8 @@ bool QuietInput::stale(int64_t nowMs) const {
 
 std::string QuietInput::staleDetail() const {
   std::string limit = " (stale_after_s = " + std::to_string(staleAfterMs_ / 1000) + ")";
-  if (lastInputMs_ == 0) return "no input since start " + isoTime(startedMs_) + limit;
-  return "no input since " + isoTime(lastInputMs_) + limit;
+  if (lastInputMs_ == 0) return "no input since start " + formatIsoUtc(startedMs_) + limit;
+  return "no input since " + formatIsoUtc(lastInputMs_) + limit;
 }
 
 std::string unreadableBody(const Output& out) {

@@ -136,27 +136,6 @@ bool parseIsoTime(std::string_view t, int64_t& ms) {
   return true;
 }
 
-std::string formatIsoUtc(int64_t ms) {
-  int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-  int64_t days = s >= 0 ? s / 86400 : (s - 86399) / 86400;
-  int64_t rem = s - days * 86400;
-  // civil_from_days (Hinnant)
-  int64_t z = days + 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  unsigned doe = unsigned(z - era * 146097);
-  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = int64_t(yoe) + era * 400;
-  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  unsigned mp = (5 * doy + 2) / 153;
-  unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-  char buf[40];
-  snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, int(rem / 3600),
-           int(rem % 3600 / 60), int(rem % 60));
-  return buf;
-}
-
 FormatGuess detectFireFormat(std::string_view input, const FireOptions& options) {
   FormatGuess g;
   std::string_view s = trim(stripBom(input));

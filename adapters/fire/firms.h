@@ -116,8 +116,7 @@ FirmsResult parseFirmsCsv(std::string_view csv, std::string_view source, int64_t
 // ISO 8601 date-time with a UTC offset: "YYYY-MM-DDThh:mm[:ss[.fff]](Z|+hh:mm|-hh:mm|+hhmm)" ('T' or ' ').
 // False when malformed or without an offset.
 bool parseIsoTime(std::string_view text, int64_t& ms);
-// "2022-08-31T00:03:00Z".
-std::string formatIsoUtc(int64_t ms);
+using alertbus::formatIsoUtc;  // model/decode_util.h: "2022-08-31T00:03:00Z"
 // Great-circle distance, km (model/decode_util.h).
 inline double distanceKm(double lat1, double lon1, double lat2, double lon2) {
   return greatCircleKm(lat1, lon1, lat2, lon2);

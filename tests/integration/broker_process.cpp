@@ -323,4 +323,13 @@ kj::Array<capnp::word> sampleWarning(const std::string& id, const std::string& e
   return capnp::messageToFlatArray(b);
 }
 
+kj::Array<capnp::word> edited(const kj::Array<capnp::word>& message,
+                              const std::function<void(schema::Message::Builder)>& edit) {
+  capnp::MallocMessageBuilder b;
+  capnp::FlatArrayMessageReader r(message);
+  b.setRoot(r.getRoot<schema::Message>());
+  edit(b.getRoot<schema::Message>());
+  return capnp::messageToFlatArray(b);
+}
+
 }  // namespace alertbus::test

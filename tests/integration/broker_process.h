@@ -112,5 +112,8 @@ bool waitFor(const std::function<bool()>& cond, int timeoutMs, std::vector<Clien
 kj::Array<capnp::word> sampleWarning(const std::string& id, const std::string& event = "typhoon",
                                      schema::Colour colour = schema::Colour::YELLOW,
                                      const std::string& adminCode = "330212", int64_t expiresMs = 0);
+// `message` (serialised) changed by `edit`, serialised again: a sample turned into an update, a drill, ...
+kj::Array<capnp::word> edited(const kj::Array<capnp::word>& message,
+                              const std::function<void(schema::Message::Builder)>& edit);
 
 }  // namespace alertbus::test

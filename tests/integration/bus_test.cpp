@@ -81,14 +81,7 @@ TEST_CASE("bus: exercise traffic reaches only destinations that opt in", "[bus][
   broker.start();
   Publisher met(broker.clientOptions("met"));
   Outlet desk(broker.clientOptions("dashboard"), "dashboard", 10);
-  capnp::MallocMessageBuilder b;
-  {
-    auto words = sampleWarning("ex-1");
-    capnp::FlatArrayMessageReader r(words);
-    b.setRoot(r.getRoot<schema::Message>());
-  }
-  b.getRoot<schema::Message>().setStatus(schema::Status::EXERCISE);
-  met.client.publish(b);
+  met.publish(edited(sampleWarning("ex-1"), [](schema::Message::Builder m) { m.setStatus(schema::Status::EXERCISE); }));
   REQUIRE(waitFor([&] { return desk.seqs.size() == 1; }, 10000, {&met.client, &desk.client}));
   CHECK(desk.targets[0] == std::vector<std::string>{"training-desk"});
 }
@@ -347,30 +340,16 @@ namespace {
 // An update or cancel of `ref` (sender as CAP writes it: the agency or the CAP sender), as `status`.
 kj::Array<capnp::word> referencing(const std::string& id, schema::MsgType type, const std::string& refSender,
                                    const std::string& refId, schema::Status status = schema::Status::ACTUAL) {
-  capnp::MallocMessageBuilder b;
-  {
-    auto words = sampleWarning(id);
-    capnp::FlatArrayMessageReader r(words);
-    b.setRoot(r.getRoot<schema::Message>());
-  }
-  auto m = b.getRoot<schema::Message>();
-  m.setMsgType(type);
-  m.setStatus(status);
-  auto ref = m.initReferences(1)[0];
-  ref.setSender(refSender);
-  ref.setId(refId);
-  return capnp::messageToFlatArray(b);
+  return edited(sampleWarning(id), [&](schema::Message::Builder m) {
+    m.setMsgType(type);
+    m.setStatus(status);
+    auto ref = m.initReferences(1)[0];
+    ref.setSender(refSender);
+    ref.setId(refId);
+  });
 }
-kj::Array<capnp::word> withOrigin(kj::Array<capnp::word> words, const std::string& origin,
-                                  schema::Status status = schema::Status::ACTUAL) {
-  capnp::MallocMessageBuilder b;
-  {
-    capnp::FlatArrayMessageReader r(words);
-    b.setRoot(r.getRoot<schema::Message>());
-  }
-  b.getRoot<schema::Message>().setOrigin(origin);
-  b.getRoot<schema::Message>().setStatus(status);
-  return capnp::messageToFlatArray(b);
+kj::Array<capnp::word> withOrigin(const kj::Array<capnp::word>& words, const std::string& origin) {
+  return edited(words, [&](schema::Message::Builder m) { m.setOrigin(origin); });
 }
 }  // namespace
 

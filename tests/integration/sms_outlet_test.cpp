@@ -420,21 +420,17 @@ void publishReferencing(const BrokerProcess& broker, const std::string& agency, 
                         schema::MsgType type, const std::string& origin,
                         const std::vector<std::pair<std::string, std::string>>& refs) {
   Client c(broker.clientOptions(agency));
-  auto w = sampleWarning(id, "typhoon", schema::Colour::ORANGE, "330212", nowMs() + 3600000);
-  capnp::MallocMessageBuilder b;
-  {
-    capnp::FlatArrayMessageReader r(w);
-    b.setRoot(r.getRoot<schema::Message>());
-  }
-  auto m = b.getRoot<schema::Message>();
-  m.setMsgType(type);
-  m.setOrigin(origin);
-  auto list = m.initReferences(static_cast<unsigned>(refs.size()));
-  for (unsigned i = 0; i < refs.size(); ++i) {
-    list[i].setSender(refs[i].first);
-    list[i].setId(refs[i].second);
-  }
-  c.publish(b);
+  auto w = edited(sampleWarning(id, "typhoon", schema::Colour::ORANGE, "330212", nowMs() + 3600000),
+                  [&](schema::Message::Builder m) {
+                    m.setMsgType(type);
+                    m.setOrigin(origin);
+                    auto list = m.initReferences(static_cast<unsigned>(refs.size()));
+                    for (unsigned i = 0; i < refs.size(); ++i) {
+                      list[i].setSender(refs[i].first);
+                      list[i].setId(refs[i].second);
+                    }
+                  });
+  c.publish(w.asBytes());
   REQUIRE(waitFor([&] { return c.pending() == 0; }, 10000, &c));
 }
 
@@ -574,14 +570,9 @@ to = ["sms:drill"]
   REQUIRE(waitForFile(dir.file("sms-state/callbacks.url")));
   {
     Client met(broker.clientOptions("met"));
-    auto w = sampleWarning("EX-ESC-1", "typhoon", schema::Colour::ORANGE, "330212", nowMs() + 3600000);
-    capnp::MallocMessageBuilder b;
-    {
-      capnp::FlatArrayMessageReader r(w);
-      b.setRoot(r.getRoot<schema::Message>());
-    }
-    b.getRoot<schema::Message>().setStatus(schema::Status::EXERCISE);
-    met.publish(b);
+    auto w = edited(sampleWarning("EX-ESC-1", "typhoon", schema::Colour::ORANGE, "330212", nowMs() + 3600000),
+                    [](schema::Message::Builder m) { m.setStatus(schema::Status::EXERCISE); });
+    met.publish(w.asBytes());
     REQUIRE(waitFor([&] { return met.pending() == 0; }, 10000, &met));
   }
   // Nobody answers. p0's chain escalates to p1 (a participant, who already has it); p1's chain stops
