@@ -2,23 +2,71 @@
 //   (a) baseline: a bare ZeroMQ forwarder (ROUTER in, DEALER out), 4 publishers, 300-byte messages;
 //   (b) the real alertbusd (separate process) with durability on (ack after fsync), 4 publishers using the
 //       client library, one outlet subscribed to everything and acknowledging; CURVE off and CURVE on;
-//   (c) publish-to-delivery latency p50/p99 through the real broker at a paced 10,000 msg/s;
+//   (c) publish-to-delivery latency (p50, p99, p99.9, max) through the real broker at a paced 10,000 msg/s,
+//       CURVE off and on, next to its baseline: the journal alone (SqliteJournal begin/append/commit and
+//       flush() on a second thread, grouped as the transport groups them, see bareCommitLatency) at the
+//       same rate, per message from its due time to the end of the fsync covering it; 3 interleaved rounds,
+//       medians, and the median of the per-round p99 ratios (target <= 3);
 //   (d) broker restart time with 1,000,000 journaled messages, next to a restart on an empty journal.
-// Prints medians of several runs and the ratios. Usage: bench_broker [--quick]
+// Prints medians of several runs and the ratios. Usage: bench_broker [--quick]; bench_broker --latency
+// [rounds] runs (c) alone; BENCH_VERBOSE=1 prints every round.
+//
+// The latency tail (issue 9, part 7): publish-to-delivery p99 had been 17 and 23 ms in two runs while a
+// raw fdatasync had p99 0.4 ms. Measured here (2026-12-07, 2-core VM on a shared host, RelWithDebInfo)
+// with timestamps of every event-loop turn, flush and checkpoint in ring buffers, strace -T and perf sched:
+//  * A per-call fsync p99 is not a per-message one: a message waits for the fsync in progress, then its
+//    own, and a slow fsync is met by every message that arrives during it (20 ms: ~200 messages). The
+//    journal alone had a per-message p99 of 2.4-3.2 ms with a per-call fdatasync p99 of 0.3-0.5 ms,
+//    hence this baseline rather than a raw fdatasync. publish->ack tracked publish->delivery within
+//    0.5 ms at every percentile: the tail lies before durability, not in credit windows or the outlet.
+//  * Cause, fixed: the checkpointer's RESTART pause. About once a second at this rate it paused the
+//    writer (the event loop, in begin()) for a RESTART checkpoint: 4-14 ms, nearly all of it the
+//    fdatasync of the database that ends RESTART (strace: 10.7-13.7 ms), which had to write every page
+//    the PASSIVE passes had copied since the last RESTART: SQLite syncs the database only after a
+//    checkpoint that reaches the end of the WAL, and under load none does. 44% of the messages at or
+//    above p99 in a CURVE-off round were in flight during such a pause. The writer's first commit after
+//    each restart then truncated the WAL back to journal_size_limit: 1-3 ms more. Fix
+//    (sqlite_journal.cpp): the checkpointer syncs the database after each PASSIVE pass, on its own
+//    thread while the writer runs (~1 ms), so RESTART syncs only its own tail: pauses are 0.5-1.1 ms;
+//    the WAL keeps twice walCheckpointPages and is reused in place. Durability is unchanged (acks still
+//    follow the WAL fdatasync; these are extra syncs; the kill -9 journal and broker tests pass).
+//  * Not fixed, the environment: fdatasync on this shared virtual disk now and then takes 10-170 ms, in
+//    clusters (when other tenants' writeback reaches the device); they hit the bare journal as much as
+//    the broker (one bare round: p99 39 ms; broker rounds of 35, 38 and 41 ms), hence medians of rounds.
+//  * Measured and small: flusher hand-off (request to fdatasync start < 0.1 ms), checker thread, CPU
+//    scheduling on 2 shared cores (perf sched: the broker threads' longest wake-up delays 2-6 ms): with
+//    the extra hops the broker's p99 stays 0.2-1.2 ms above the baseline's.
+// Five consecutive runs after the fix, each `flock /tmp/alertbus-build.lock build/bench/bench_broker
+// --latency 3` (other people's tests running, load 0.7-2.6); medians of 3 rounds, ms, p99 / p99.9 / max:
+//   run  journal baseline        CURVE off (p99 ratio)           CURVE on (p99 ratio)
+//   1    2.00 / 4.04 /  6.59     2.88 /  5.12 /  8.01 (1.22)     2.63 /  4.86 /  7.44 (1.29)
+//   2    1.83 / 4.02 /  8.01     2.21 /  5.20 / 10.78 (0.93)     2.21 /  4.89 /  9.40 (1.20)
+//   3    2.21 / 5.51 / 11.01     2.44 /  5.19 /  8.48 (1.18)     2.43 / 13.43 / 23.49 (1.20)
+//   4    1.84 / 4.49 /  8.56     2.69 /  8.75 / 14.23 (1.30)     3.04 /  5.38 /  7.93 (1.19)
+//   5    1.83 / 3.80 /  7.85     2.73 / 18.28 / 28.08 (1.49)     2.55 /  4.91 /  6.36 (1.07)
+// Before the fix, same measurement (11 rounds): baseline p99 2.4-8.0 ms (39 in one round), broker 2.8-5.3
+// ms (35-41 ms in three rounds with disk stalls), broker p99.9 medians 8.6-16 ms, max 10-38 ms (up to
+// 128 ms in the stall rounds). A single round can still exceed 3x when a disk stall lands in a broker
+// round only; the median of three did not in these runs.
 #include <capnp/message.h>
 #include <zmq.hpp>
+
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench/bench_message.h"
 #include "broker/sqlite_journal.h"
+#include "broker/transport.h"
 #include "client/client.h"
 #include "tests/integration/broker_process.h"
 
@@ -122,6 +170,7 @@ BrokerRun realBroker(bool curve, int perPublisher, double ratePerPublisher) {
   std::atomic<bool> outletReady{false};
   std::atomic<int64_t> t0{0}, t1{0}, tAcks{0};
   std::thread outlet([&] {
+    pthread_setname_np(pthread_self(), "bench-outlet");
     auto outOpts = broker.clientOptions("out");
     outOpts.zmqContext = &ctx;
     Client c(outOpts);
@@ -146,6 +195,7 @@ BrokerRun realBroker(bool curve, int perPublisher, double ratePerPublisher) {
   std::atomic<int> ready{0};
   for (int p = 0; p < kPublishers; ++p)
     pubs.emplace_back([&, p] {
+      pthread_setname_np(pthread_self(), ("bench-pub" + std::to_string(p)).c_str());
       auto opts = broker.clientOptions("p" + std::to_string(p));
       opts.maxInFlight = publisherWindow();
       opts.zmqContext = &ctx;
@@ -186,6 +236,158 @@ BrokerRun realBroker(bool curve, int perPublisher, double ratePerPublisher) {
   run.ackRate = total / ((tAcks - t0) / 1e9);
   broker.stop();
   return run;
+}
+
+struct Percentiles {
+  double p50 = 0, p99 = 0, p999 = 0, max = 0;  // ms
+};
+Percentiles percentiles(std::vector<int64_t> ns) {
+  Percentiles p;
+  if (ns.empty()) return p;
+  std::sort(ns.begin(), ns.end());
+  auto at = [&](double q) { return ns[size_t(q * double(ns.size() - 1))] / 1e6; };
+  p.p50 = at(0.5);
+  p.p99 = at(0.99);
+  p.p999 = at(0.999);
+  p.max = at(1.0);
+  return p;
+}
+
+// (c) baseline: the journal alone at the same paced rate. Messages (the same bodies, senders and
+// destinations) become due every 1/rate s; a writer thread appends each due message and groups commits
+// the way the broker's transport does (commit when the flusher is free, or once commitEveryAppends wait),
+// with one outlet-state row per commit as the outlet's acks cause; a flusher thread runs flush()
+// (fdatasync of the WAL). Latency per message: due time -> flush() returned after its commit, i.e. the
+// earliest moment the broker could acknowledge or deliver it. Same SqliteJournal, same options as
+// alertbusd's defaults (checkpointer thread included), a journal file in the same temporary directory.
+std::vector<int64_t> bareCommitLatency(size_t total, double rate) {
+  TempDir dir;
+  SqliteJournalOptions o;
+  o.path = dir.file("journal.db");
+  SqliteJournal j(o);
+  auto body = benchMessage("p0-0000000000");
+  std::vector<std::string> ids(total);
+  for (size_t i = 0; i < total; ++i) {
+    char id[32];
+    snprintf(id, sizeof id, "p%zu-%010zu", i % kPublishers, i / kPublishers);
+    ids[i] = id;
+  }
+  std::mutex mu;
+  std::condition_variable cv;      // the writer waits on it for flush completions and due times
+  std::condition_variable flushCv;  // the flusher waits on it for work
+  bool flushWanted = false, flushDone = false, stop = false;
+  std::thread flusher([&] {
+    std::unique_lock<std::mutex> lk(mu);
+    for (;;) {
+      flushCv.wait(lk, [&] { return flushWanted || stop; });
+      if (stop) return;
+      flushWanted = false;
+      lk.unlock();
+      j.flush();
+      lk.lock();
+      flushDone = true;
+      cv.notify_one();
+    }
+  });
+  const size_t commitEveryAppends = TransportOptions().commitEveryAppends;
+  std::vector<int64_t> latNs;
+  latNs.reserve(total);
+  std::vector<int64_t> open, waiting, flushing;  // due times of messages in each stage
+  bool inTxn = false, busy = false;
+  OutletState st;
+  st.outlet = "dashboard";
+  int64_t start = nowNs();
+  auto due = [&](size_t i) { return start + int64_t(double(i) * 1e9 / rate); };
+  size_t next = 0;
+  while (latNs.size() < total) {
+    {
+      std::unique_lock<std::mutex> lk(mu);
+      if (next < total) {
+        auto until = Clock::time_point(std::chrono::nanoseconds(due(next)));
+        cv.wait_until(lk, until, [&] { return flushDone; });
+      } else {
+        cv.wait(lk, [&] { return flushDone; });
+      }
+      if (flushDone) {
+        flushDone = false;
+        busy = false;
+        int64_t now = nowNs();
+        for (int64_t d : flushing) latNs.push_back(now - d);
+        flushing.clear();
+      }
+    }
+    for (int64_t now = nowNs(); next < total && due(next) <= now; ++next) {
+      if (!inTxn) {
+        j.begin();
+        inTxn = true;
+      }
+      JournalEntry e;
+      e.sender = std::string_view(ids[next]).substr(0, 2);
+      e.id = ids[next];
+      e.receivedMs = 1;
+      e.destinations = "dashboard:bench";
+      e.body = body.asBytes();
+      j.append(e);
+      open.push_back(due(next));
+    }
+    if (inTxn && (!busy || open.size() >= commitEveryAppends)) {
+      st.cursor = j.lastSeq();
+      j.saveOutletState(st);
+      j.commit();
+      inTxn = false;
+      waiting.insert(waiting.end(), open.begin(), open.end());
+      open.clear();
+    }
+    if (!waiting.empty() && !busy) {
+      std::lock_guard<std::mutex> lk(mu);
+      flushing.swap(waiting);
+      flushWanted = busy = true;
+      flushCv.notify_one();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    stop = true;
+  }
+  flushCv.notify_one();
+  flusher.join();
+  return latNs;
+}
+
+// (c) in rounds: the bare-commit baseline, then the broker with CURVE off and on, moments apart.
+// Prints the median of each percentile over the rounds and the median of the per-round p99 ratios.
+void latencySection(int rounds, int perPublisher) {
+  const double rate = 10000;
+  std::vector<Percentiles> base, off, on;
+  std::vector<double> ratioOff, ratioOn;
+  for (int r = 0; r < rounds; ++r) {
+    base.push_back(percentiles(bareCommitLatency(size_t(perPublisher) * kPublishers, rate)));
+    off.push_back(percentiles(realBroker(false, perPublisher, rate / kPublishers).latNs));
+    on.push_back(percentiles(realBroker(true, perPublisher, rate / kPublishers).latNs));
+    ratioOff.push_back(off.back().p99 / base.back().p99);
+    ratioOn.push_back(on.back().p99 / base.back().p99);
+    if (getenv("BENCH_VERBOSE"))
+      printf("    round %d: p99 bare commit %.2f, CURVE off %.2f, CURVE on %.2f ms; max %.2f, %.2f, %.2f ms\n", r,
+             base.back().p99, off.back().p99, on.back().p99, base.back().max, off.back().max, on.back().max);
+  }
+  auto med = [](const std::vector<Percentiles>& v, double Percentiles::*f) {
+    std::vector<double> x;
+    for (auto& p : v) x.push_back(p.*f);
+    return median(x);
+  };
+  auto line = [&](const char* what, const std::vector<Percentiles>& v) {
+    printf("  (c) %-34s p50 %6.2f  p99 %6.2f  p99.9 %6.2f  max %6.2f ms", what, med(v, &Percentiles::p50),
+           med(v, &Percentiles::p99), med(v, &Percentiles::p999), med(v, &Percentiles::max));
+  };
+  printf("  (c) latency at a paced %.0f msg/s, %d x %d messages, %d round(s) (medians):\n", rate, kPublishers,
+         perPublisher, rounds);
+  line("journal commit + fsync (baseline)", base);
+  printf("\n");
+  line("publish -> delivery, CURVE off", off);
+  printf("   p99 ratio %.2f (target <= 3)\n", median(ratioOff));
+  line("publish -> delivery, CURVE on", on);
+  printf("   p99 ratio %.2f (target <= 3)\n", median(ratioOn));
+  fflush(stdout);
 }
 
 // (d) seconds from exec to a client's Welcome.
@@ -232,6 +434,10 @@ int main(int argc, char** argv) {
     printf("broker_bench: CURVE off only: %.0f msg/s delivered, %.0f acknowledged\n", r.rate, r.ackRate);
     return 0;
   }
+  if (argc > 1 && std::string(argv[1]) == "--latency") {  // (c) alone: bench_broker --latency [rounds]
+    latencySection(argc > 2 ? atoi(argv[2]) : 3, 25000);
+    return 0;
+  }
   int per = quick ? 10000 : 50000;
   int runs = quick ? 1 : 5;
   // Rounds interleave (a), (b) CURVE off and (b) CURVE on, so each ratio compares runs made moments
@@ -264,14 +470,7 @@ int main(int argc, char** argv) {
          median(on), median(ratioOn), range(ratioOn).c_str());
   fflush(stdout);
 
-  for (bool curve : {false, true}) {
-    auto lat = realBroker(curve, quick ? 5000 : 25000, 2500.0);  // 4 x 2,500 = 10,000 msg/s
-    std::sort(lat.latNs.begin(), lat.latNs.end());
-    auto pct = [&](double q) { return lat.latNs.empty() ? 0 : lat.latNs[size_t(q * (lat.latNs.size() - 1))] / 1e6; };
-    printf("  (c) latency at 10,000 msg/s, CURVE %-3s: p50 %.2f ms  p99 %.2f ms  max %.2f ms (target p99 <= 5 ms)\n",
-           curve ? "on" : "off", pct(0.5), pct(0.99), pct(1.0));
-    fflush(stdout);
-  }
+  latencySection(quick ? 1 : 3, quick ? 5000 : 25000);
   size_t big = quick ? 100000 : 1000000;
   double empty = restartSeconds(0), full = restartSeconds(big);
   printf("  (d) restart to first Welcome: empty journal %.3f s; %zu messages %.3f s (target < 2 s)\n", empty, big, full);

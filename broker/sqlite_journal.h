@@ -32,8 +32,9 @@ struct SqliteJournalOptions {
   Sync sync = Sync::Full;
   int checkpointIntervalMs = 200;    // period of the background PASSIVE checkpoint (> 0)
   int walCheckpointPages = 8192;     // WAL frames (pages, 4 KiB by default) above which the checkpointer
-                                     // also runs a RESTART checkpoint, pausing the writer for tens of ms;
-                                     // also the WAL size kept after a restart (journal_size_limit).
+                                     // also runs a RESTART checkpoint, pausing the writer (~1 ms: the
+                                     // passes before it have synced the database); the WAL file keeps
+                                     // twice this size after a restart (journal_size_limit).
                                      // Larger: fewer pauses, slower crash recovery (~150 ms at 32 MiB)
   int busyTimeoutMs = 5000;          // how long a call waits for a lock held by another process
   std::string vfsName;               // SQLite VFS to use ("" = default); for fault-injection tests
@@ -43,7 +44,8 @@ struct SqliteJournalOptions {
 struct SqliteJournalStats {
   uint64_t passiveCheckpoints = 0;   // PASSIVE checkpoints that succeeded
   uint64_t restartCheckpoints = 0;   // RESTART checkpoints that succeeded (each paused the writer)
-  uint64_t checkpointErrors = 0;     // failed checkpoints (retried at the next interval)
+  uint64_t checkpointErrors = 0;     // failed checkpoints (retried at the next interval, except after a
+                                     // failed database sync: then checkpoints stop and flush() fails)
   std::string lastCheckpointError;   // "" if none yet
 };
 
@@ -75,7 +77,8 @@ class SqliteJournal final : public Journal {
   void commit() override;
   void rollback() override;
   // Sync::Full: fdatasync of the WAL file. A failure is never transient: the kernel may have dropped
-  // the unwritten pages, so what is on disk is unknown until the journal is reopened.
+  // the unwritten pages, so what is on disk is unknown until the journal is reopened. Also fails, in
+  // both modes, once the checkpointer's sync of the database has failed (stats().lastCheckpointError).
   void flush() override;
   uint64_t lastSeq() const override { return lastSeq_; }
   // The StoredMessage passed to fn is reused between rows (its body buffer is only reallocated when a
@@ -121,6 +124,7 @@ class SqliteJournal final : public Journal {
   void leaveWriter();
   void checkpointerLoop();
   void checkpointOnce();
+  bool syncDatabase();  // checkpointer thread; false (and checkpoints stop) if the sync failed
   void syncWal(const char* context);
   static int checkpointBusyHandler(void* self, int attempts);
 
@@ -148,6 +152,8 @@ class SqliteJournal final : public Journal {
   mutable std::mutex ckptMutex_;
   std::condition_variable ckptCv_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> databaseSyncFailed_{false};  // set once by the checkpointer; flush() then fails
+  int syncedBackfill_ = 0;           // checkpointer thread only: WAL frames backfilled at the last sync
   SqliteJournalStats stats_;         // guarded by ckptMutex_
   std::thread checkpointer_;
 };

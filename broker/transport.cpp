@@ -19,10 +19,12 @@ namespace alertbus {
 namespace {
 
 // Helper threads never take SIGINT/SIGTERM: the event loop's thread handles them (its poll returns EINTR).
-void blockSignalsInThisThread() {
+// Each is named (at most 15 characters) so top -H, perf sched and /proc/PID/task tell them apart.
+void enterHelperThread(const char* name) {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  pthread_setname_np(pthread_self(), name);
 }
 
 // ZAP (RFC 27) handler: accepts a CURVE client only if its public key is in the registry and answers
@@ -30,7 +32,7 @@ void blockSignalsInThisThread() {
 // `rep` is bound by the caller before the ROUTER binds and is owned by this thread from then on.
 void zapLoop(zmq::socket_t rep, std::atomic<bool>& stop, std::shared_ptr<const Registry>* registrySlot,
              const Logger& log) {
-  blockSignalsInThisThread();
+  enterHelperThread("alertbusd-zap");
   while (!stop.load()) {
     zmq::pollitem_t items[] = {{rep.handle(), 0, ZMQ_POLLIN, 0}};
     if (zmq_poll(items, 1, 200) <= 0 || !(items[0].revents & ZMQ_POLLIN)) continue;
@@ -67,7 +69,7 @@ void zapLoop(zmq::socket_t rep, std::atomic<bool>& stop, std::shared_ptr<const R
 // Flusher: receives "flush up to batch N" and answers N once Journal::flush() returned. Requests that
 // pile up while it syncs are coalesced: one fsync covers every commit made before it started.
 void flushLoop(zmq::context_t& ctx, Journal& journal, const Logger& log) {
-  blockSignalsInThisThread();
+  enterHelperThread("alertbusd-flush");
   zmq::socket_t pair(ctx, zmq::socket_type::pair);
   pair.set(zmq::sockopt::linger, 0);
   pair.connect("inproc://alertbus-flush");
@@ -107,7 +109,7 @@ struct CheckerQueues {
 
 // Runs checkPublish for queued jobs; results leave in job order.
 void checkLoop(zmq::context_t& ctx, CheckerQueues& q) {
-  blockSignalsInThisThread();
+  enterHelperThread("alertbusd-check");
   zmq::socket_t pair(ctx, zmq::socket_type::pair);
   pair.set(zmq::sockopt::linger, 0);
   pair.connect("inproc://alertbus-check");
