@@ -322,18 +322,7 @@ std::string DeliveryStore::freeAnswerCode(int digits, uint64_t seed, int64_t now
 std::vector<Addressee> DeliveryStore::cancel(const std::string& alertKey, int64_t nowMs) {
   std::lock_guard<std::mutex> lock(mu_);
   Txn txn(db_);
-  {
-    Stmt u(db_, "UPDATE alerts SET cancelled = 1, dirty = dirty + 1 WHERE key = ?", path_);
-    u.bind(1, alertKey);
-    u.run();
-  }
-  {
-    Stmt u(db_, "UPDATE deliveries SET state = 'cancelled', final_ms = ? WHERE alert_id = (SELECT rowid FROM alerts"
-                " WHERE key = ?) AND state = 'queued'",
-           path_);
-    u.bind(1, nowMs).bind(2, alertKey);
-    u.run();
-  }
+  withdrawLocked(alertKey, nowMs);
   std::vector<Addressee> out = reachedLocked(alertKey, false);
   for (auto& r : out) {
     r.wave = 0;  // the cancel addresses each person directly
@@ -341,6 +330,20 @@ std::vector<Addressee> DeliveryStore::cancel(const std::string& alertKey, int64_
   }
   txn.commit();
   return out;
+}
+
+void DeliveryStore::withdrawLocked(const std::string& alertKey, int64_t nowMs) {
+  {
+    // Every withdrawal is a change for the summaries (a second cancel marks the alert changed again).
+    Stmt u(db_, "UPDATE alerts SET cancelled = 1, dirty = dirty + 1 WHERE key = ?", path_);
+    u.bind(1, alertKey);
+    u.run();
+  }
+  Stmt u(db_, "UPDATE deliveries SET state = 'cancelled', final_ms = ? WHERE alert_id = (SELECT rowid FROM alerts"
+              " WHERE key = ?) AND state = 'queued'",
+         path_);
+  u.bind(1, nowMs).bind(2, alertKey);
+  u.run();
 }
 
 std::vector<Addressee> DeliveryStore::reached(const std::string& alertKey, bool queuedToo) {
@@ -372,18 +375,7 @@ std::vector<Addressee> DeliveryStore::reachedLocked(const std::string& alertKey,
 void DeliveryStore::supersede(const std::string& originalKey, const std::string& updateKey, int64_t nowMs) {
   std::lock_guard<std::mutex> lock(mu_);
   Txn txn(db_);
-  {
-    Stmt u(db_, "UPDATE alerts SET cancelled = 1, dirty = dirty + 1 WHERE key = ? AND cancelled = 0", path_);
-    u.bind(1, originalKey);
-    u.run();
-  }
-  {
-    Stmt u(db_, "UPDATE deliveries SET state = 'cancelled', final_ms = ? WHERE alert_id = (SELECT rowid FROM alerts"
-                " WHERE key = ?) AND state = 'queued'",
-           path_);
-    u.bind(1, nowMs).bind(2, originalKey);
-    u.run();
-  }
+  withdrawLocked(originalKey, nowMs);
   {
     // Carried answers are marked published: their acks went out for the original already.
     Stmt u(db_,

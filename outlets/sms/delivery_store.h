@@ -190,6 +190,8 @@ class DeliveryStore {
   void exec(const char* sql);
   void markFinal(int64_t id, DeliveryState s, const std::string& detail, int64_t nowMs);
   std::vector<Addressee> reachedLocked(const std::string& alertKey, bool queuedToo);  // mu_ held
+  // Marks the alert cancelled (it stops escalating) and its queued rows cancelled (never sent). mu_ held.
+  void withdrawLocked(const std::string& alertKey, int64_t nowMs);
   template <typename Bind>
   std::optional<AlertRow> alertWhere(const char* where, Bind&& bind);  // mu_ held
 

@@ -1,6 +1,8 @@
 // See adapter_harness.h.
 #include "tests/integration/adapter_harness.h"
 
+#include <ctime>
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -21,6 +23,15 @@ std::string writeAdapterConfig(const TempDir& dir, const BrokerProcess& broker, 
     << dir.file(adapter + "-state") << "\"\n\n"
     << extra;
   return path;
+}
+
+std::string isoIn(int64_t secondsFromNow) {
+  time_t t = time(nullptr) + secondsFromNow;
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+  return buf;
 }
 
 bool waitForFile(const std::string& path, int timeoutMs) {

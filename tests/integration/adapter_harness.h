@@ -18,6 +18,9 @@ namespace alertbus::test {
 std::string writeAdapterConfig(const TempDir& dir, const BrokerProcess& broker, const std::string& adapter,
                                const std::string& agency, const std::string& extra);
 
+// Now plus `secondsFromNow` as an ISO 8601 UTC time with offset, as CAP writes <sent> and <expires>.
+std::string isoIn(int64_t secondsFromNow);
+
 // Polls (5 ms steps) until `path` exists or timeoutMs passes.
 bool waitForFile(const std::string& path, int timeoutMs = 15000);
 

@@ -21,15 +21,6 @@ namespace {
 
 const std::string kMet = ALERTBUS_MET_BIN;
 
-std::string isoIn(int64_t secondsFromNow) {
-  time_t t = time(nullptr) + secondsFromNow;
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
-  return buf;
-}
-
 // A CAP 1.2 typhoon warning for Beilun, expiring `expiresIn` seconds from now.
 std::string cap(const std::string& id, int64_t expiresIn = 6 * 3600, const std::string& msgType = "Alert",
                 const std::string& references = "") {

@@ -16,15 +16,6 @@ namespace {
 
 const std::string kMet = ALERTBUS_MET_BIN;
 
-std::string isoIn(int64_t secondsFromNow) {
-  time_t t = time(nullptr) + secondsFromNow;
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
-  return buf;
-}
-
 // A CAP 1.2 typhoon document as Ningbo's observatory (or `sender`) writes it.
 std::string cap(const std::string& id, const std::string& sender, const std::string& sent, const std::string& msgType,
                 const std::string& references, const std::string& headline) {

@@ -42,15 +42,6 @@ void drop(const std::string& path, const std::string& text) {
   fs::rename(path + ".tmp", path);  // write elsewhere, rename in: the watched directory's contract
 }
 
-std::string isoIn(int64_t secondsFromNow) {
-  time_t t = time(nullptr) + secondsFromNow;
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
-  return buf;
-}
-
 // An orange typhoon warning for Beilun (330206) as the met bureau writes it. It says Actual: the adapter's
 // [publish] status decides its lane. Were it published as actual, the sample rules would text the typhoon
 // command, the flood duty officers and the coastal district duty.

@@ -113,15 +113,6 @@ class SystemTail {
   uint64_t statusToken_ = 0;
 };
 
-std::string isoIn(int64_t secondsFromNow) {
-  time_t t = time(nullptr) + secondsFromNow;
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
-  return buf;
-}
-
 // A CAP 1.2 typhoon warning for Beilun.
 std::string cap(const std::string& id) {
   return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
