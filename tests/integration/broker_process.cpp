@@ -44,6 +44,18 @@ static std::string tomlList(const std::vector<std::string>& v) {
   return s + "]";
 }
 
+const char* const kAlertsOnlySmsRules = R"([[rule]]
+name = "typhoon-alerts-to-duty"
+msg_type = ["alert"]
+kind = ["warning"]
+to = ["sms:duty"]
+continue = true
+
+[[rule]]
+name = "everything-to-city-desk"
+to = ["dashboard:city-desk"]
+)";
+
 BrokerSetup defaultSetup() {
   BrokerSetup s;
   s.agencies = {

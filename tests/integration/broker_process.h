@@ -43,6 +43,10 @@ struct BrokerSetup {
   std::string journalSync = "full";
 };
 
+// Rules as the sample rules once were for SMS: alerts (not their updates or cancels) to sms:duty, and
+// everything to dashboard:city-desk. Updates and cancels then reach SMS only by following their original.
+extern const char* const kAlertsOnlySmsRules;
+
 // Default setup: agencies met, water (adapter, may publish observation only, events river-level*),
 // fire, sms (outlet serving sms), dashboard (outlet serving dashboard), admin; rules routing everything
 // actual to dashboard:city-desk and warnings to sms:duty.

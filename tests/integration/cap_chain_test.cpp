@@ -40,18 +40,7 @@ TEST_CASE("cap chain: a real alert -> update -> cancel chain, the cancel from an
   TempDir dir, provinceDir;
   BrokerSetup setup = defaultSetup();
   setup.agencies.push_back({"province", "adapter", {"warning"}, {}, {}});  // a provincial observatory's adapter
-  setup.rulesToml = R"(
-[[rule]]
-name = "typhoon-alerts-to-duty"
-msg_type = ["alert"]
-kind = ["warning"]
-to = ["sms:duty"]
-continue = true
-
-[[rule]]
-name = "everything-to-city-desk"
-to = ["dashboard:city-desk"]
-)";
+  setup.rulesToml = kAlertsOnlySmsRules;
   BrokerProcess broker(dir, setup);
   broker.start();
   // What `alertbus tail` shows: per message id, its destinations and what each follows.

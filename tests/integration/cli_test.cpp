@@ -109,13 +109,12 @@ TEST_CASE("cli: tail shows the destinations a cancel follows; rules check warns 
           "[cli][follow]") {
   TempDir dir;
   BrokerSetup setup = defaultSetup();
-  setup.rulesToml = "[[rule]]\nname = \"alerts-only\"\nmsg_type = [\"alert\"]\nkind = [\"warning\"]\n"
-                    "to = [\"sms:duty\"]\ncontinue = true\n\n[[rule]]\nname = \"desk\"\nto = [\"dashboard:city-desk\"]\n";
+  setup.rulesToml = kAlertsOnlySmsRules;
   std::ofstream(dir.file("alerts-only.toml")) << setup.rulesToml;
   auto check = run(kCli + " rules check " + dir.file("alerts-only.toml"));
   INFO(check.out);
   CHECK(check.status == 0);  // advice, not an error
-  CHECK(check.out.find("warning: " + dir.file("alerts-only.toml") + ":1: rule 'alerts-only' lets alerts through to "
+  CHECK(check.out.find("warning: " + dir.file("alerts-only.toml") + ":1: rule 'typhoon-alerts-to-duty' lets alerts through to "
                        "sms:duty but no rule lets their cancels through") != std::string::npos);
   CHECK(check.out.find("1 warning(s)") != std::string::npos);
 

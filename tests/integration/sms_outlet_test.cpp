@@ -450,18 +450,7 @@ TEST_CASE("sms: an update and a cancel from another agency follow the warning to
   TempDir dir;
   BrokerSetup setup = defaultSetup();
   // As the old sample rule did: SMS for alerts only. Updates and cancels reach SMS by following.
-  setup.rulesToml = R"(
-[[rule]]
-name = "typhoon-alerts-to-duty"
-msg_type = ["alert"]
-kind = ["warning"]
-to = ["sms:duty"]
-continue = true
-
-[[rule]]
-name = "everything-to-city-desk"
-to = ["dashboard:city-desk"]
-)";
+  setup.rulesToml = kAlertsOnlySmsRules;
   BrokerProcess broker(dir, setup);
   broker.start();
   std::string config = writeConfig(dir, broker,
