@@ -43,6 +43,17 @@ schema::RejectCode rejectCodeOf(std::string_view code) {
   return schema::RejectCode::INTERNAL;
 }
 
+// Appends routed destinations to a journaled destination list ("outlet:target" joined by '\n'), in
+// place: the publish hot path allocates nothing once `out` has grown.
+void appendDestinations(const std::vector<Destination>& ds, std::string& out) {
+  for (auto& d : ds) {
+    if (!out.empty()) out += '\n';
+    out += d.outlet;
+    out += ':';
+    out += d.target;
+  }
+}
+
 schema::Role roleOf(AgencyRole r) {
   switch (r) {
     case AgencyRole::adapter: return schema::Role::ADAPTER;
@@ -489,10 +500,7 @@ struct BrokerCore::Impl {
     e.body = bytes;
     AppendResult r;
     try {
-      if (!current.open) {
-        journal.begin();
-        current.open = true;
-      }
+      openBatch();
       if (!c.references.empty()) {
         followedDestinations = c.destinations;
         followOriginals(c, agencyName, id, followedDestinations);
@@ -519,20 +527,32 @@ struct BrokerCore::Impl {
       return;
     }
     ++accepted;
-    current.maxSeq = std::max(current.maxSeq, r.seq);
-    auto qm = std::make_shared<QueuedMessage>();
-    qm->seq = r.seq;
-    qm->sender = agencyName;
-    qm->receivedMs = now;
-    qm->urgent = e.urgent;
-    qm->destinations = std::string(e.destinations);
-    qm->bodySizeBytes = bytes.size();
-    qm->body = kj::heapArray<capnp::word>((bytes.size() + 7) / 8);
-    memcpy(qm->body.begin(), bytes.begin(), bytes.size());
-    current.messages.push_back(std::move(qm));
+    queueAppended(e, r.seq);
     if (log.enabled(LogLevel::debug))
       log.debug("broker", "accepted msg " + agencyName + "/" + std::string(id) + " seq " + std::to_string(r.seq) +
                               " -> [" + std::string(e.destinations) + "]");
+  }
+
+  // Opens the turn's batch (group commit) if it is not open yet. Throws JournalError.
+  void openBatch() {
+    if (current.open) return;
+    journal.begin();
+    current.open = true;
+  }
+
+  // Holds a message just appended (not a duplicate) for delivery once its batch is durable.
+  void queueAppended(const JournalEntry& e, uint64_t seq) {
+    current.maxSeq = std::max(current.maxSeq, seq);
+    auto qm = std::make_shared<QueuedMessage>();
+    qm->seq = seq;
+    qm->sender = std::string(e.sender);
+    qm->receivedMs = e.receivedMs;
+    qm->urgent = e.urgent;
+    qm->destinations = std::string(e.destinations);
+    qm->bodySizeBytes = e.body.size();
+    qm->body = kj::heapArray<capnp::word>((e.body.size() + 7) / 8);
+    memcpy(qm->body.begin(), e.body.begin(), e.body.size());
+    current.messages.push_back(std::move(qm));
   }
 
   // An update or cancel reaches every destination the messages it references reached, on top of its own
@@ -541,8 +561,8 @@ struct BrokerCore::Impl {
   // through another adapter than the one that relayed the alert). Only originals of the same status are
   // followed: an exercise update never pulls a destination that takes only actual traffic, nor the
   // reverse. Only originals of the same kind are followed: an update replaces its original (CAP), while
-  // a sitrep or ack that references a warning reports on it. Each followed entry carries "\t<seq>" (delivery.h), which outlets and tails read. Reads the
-  // journal on the event-loop thread: at most kMaxFollowedReferences x kMaxMessagesPerReference rows,
+  // a sitrep or ack that references a warning reports on it. Each followed entry carries "\t<seq>"
+  // (delivery.h), which outlets and tails read. Reads the journal on the event-loop thread: at most kMaxFollowedReferences x kMaxMessagesPerReference rows,
   // for update/cancel traffic only. Throws JournalError like append().
   std::string followedDestinations;
   void followOriginals(const CheckedPublish& c, const std::string& agencyName, std::string_view id,
@@ -961,7 +981,7 @@ struct BrokerCore::Impl {
       std::vector<Destination> dests;
       rules->route(facts, now, dests);
       std::string destinations;
-      for (auto& d : dests) destinations += (destinations.empty() ? "" : "\n") + d.str();
+      appendDestinations(dests, destinations);
       JournalEntry e;
       e.sender = kBrokerSender;
       e.id = id;
@@ -972,10 +992,7 @@ struct BrokerCore::Impl {
       e.body = bytes;
       AppendResult r;
       try {
-        if (!current.open) {
-          journal.begin();
-          current.open = true;
-        }
+        openBatch();
         r = journal.append(e);
       } catch (const JournalError& je) {
         failCurrentBatch(je);
@@ -983,17 +1000,7 @@ struct BrokerCore::Impl {
         return;
       }
       if (r.duplicate) continue;
-      current.maxSeq = std::max(current.maxSeq, r.seq);
-      auto qm = std::make_shared<QueuedMessage>();
-      qm->seq = r.seq;
-      qm->sender = kBrokerSender;
-      qm->receivedMs = now;
-      qm->urgent = e.urgent;
-      qm->destinations = destinations;
-      qm->bodySizeBytes = bytes.size();
-      qm->body = kj::heapArray<capnp::word>(words.size());
-      memcpy(qm->body.begin(), words.begin(), words.size() * sizeof(capnp::word));
-      current.messages.push_back(std::move(qm));
+      queueAppended(e, r.seq);
       log.info("broker", narrative + " (journaled as " + id + ", seq " + std::to_string(r.seq) + " -> [" +
                              destinations + "])");
       return;
@@ -1100,12 +1107,7 @@ CheckedPublish checkPublish(const Agency& agency, const std::string& agencyName,
                 extractFacts(m, agencyName, facts);
                 if (auto prob = Registry::mayPublish(agency, facts)) return refuse(*prob);
                 rules.route(facts, now, scratch.destinations);
-                for (auto& d : scratch.destinations) {
-                  if (!c.destinations.empty()) c.destinations += '\n';
-                  c.destinations += d.outlet;
-                  c.destinations += ':';
-                  c.destinations += d.target;
-                }
+                appendDestinations(scratch.destinations, c.destinations);
                 c.kind = static_cast<uint8_t>(facts.kind);
                 c.urgent = facts.urgent();
                 c.status = static_cast<uint8_t>(facts.status);

@@ -1065,8 +1065,8 @@ void SqliteJournal::findReferenced(std::string_view sender, std::string_view id,
                                    const std::function<void(StoredMessage&)>& fn) {
   if (limit == 0) return;
   std::vector<uint64_t> seqs;
-  StoredMessage m;
-  if (find(sender, id, m)) seqs.push_back(m.seq);
+  StoredMessage byAgency, m;  // find() has read the agency's row already: it is not read again below
+  if (find(sender, id, byAgency)) seqs.push_back(byAgency.seq);
   {
     sqlite3_stmt* q = stmts_->seqsByOrigin.get();
     ResetOnExit reset{q};
@@ -1084,6 +1084,10 @@ void SqliteJournal::findReferenced(std::string_view sender, std::string_view id,
   std::sort(seqs.begin(), seqs.end());
   if (seqs.size() > limit) seqs.resize(limit);
   for (uint64_t seq : seqs) {
+    if (byAgency.seq == seq) {
+      fn(byAgency);
+      continue;
+    }
     sqlite3_stmt* s = stmts_->rowBySeq.get();
     ResetOnExit reset{s};
     sqlite3_bind_int64(s, 1, toInt64(seq));
