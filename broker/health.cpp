@@ -1,7 +1,6 @@
 // Adapter and feed health, and the system messages that report its changes; see health.h.
 #include "broker/health.h"
 
-
 #include "broker/registry.h"  // kBrokerSender
 #include "model/decode_util.h"  // formatIsoUtc
 #include "model/validate.h"
